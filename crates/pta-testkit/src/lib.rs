@@ -1,0 +1,95 @@
+//! Real directory servers as test fixtures: a private OpenLDAP ([`Slapd`]) and a Samba Active
+//! Directory domain controller ([`SambaAd`]), both on 127.0.0.1, with TLS from a throw-away
+//! test CA ([`TestCa`]) and a documented matrix of users whose bind outcomes are pinned by this
+//! crate's integration tests.
+//!
+//! Tests of real directory behaviour in the other crates start one of these instead of a mock.
+//! A fixture that cannot start returns an [`Error`] saying why (missing package, port taken,
+//! the server's own log): tests `.expect()` it and fail; they never skip. Install the servers
+//! with `scripts/install-deps.sh` (as root).
+//!
+//! ```no_run
+//! let slapd = pta_testkit::Slapd::start().expect("slapd starts");
+//! let alice = slapd.user(pta_testkit::Role::Good).expect("matrix has a good user");
+//! println!("bind {} at {} trusting:\n{}", alice.dn, slapd.ldaps_url(), slapd.ca_pem());
+//! // slapd is stopped and its directory removed when `slapd` drops.
+//! ```
+//!
+//! # OpenLDAP ([`Slapd`])
+//!
+//! A new slapd per fixture: own temporary directory, free ports for `ldap://` (StartTLS works
+//! on it) and `ldaps://`, mdb database, ppolicy overlay (lockout after 3 failures, must-change
+//! after reset, and a one-day maximum age for the expired user). Starts in about 0.1 s plus
+//! key generation and bulk-user loading. [`SlapdOptions::allow_empty_password_binds`] makes a
+//! DN with an empty password bind as anonymous, as Windows AD does.
+//!
+//! | role | login (`uid`) | password | bind as DN with the right password gives |
+//! | --- | --- | --- | --- |
+//! | Good | `alice` | `Alice-Passw0rd!` | 0, ppolicy control `30 00` |
+//! | AlternateLogin (`mail: bob.smith@mail.example.test`) | `bob` | `Bob-Passw0rd!` | 0, `30 00` |
+//! | AdminLocked | `carol` | `Carol-Passw0rd!` | 49, accountLocked `30 03 81 01 01` |
+//! | FailureLocked | `dave` | `Dave-Passw0rd!` | 49, accountLocked |
+//! | PasswordExpired | `erin` | `Erin-Passw0rd!` | 49, passwordExpired `30 03 81 01 00` |
+//! | MustChange | `frank` | `Frank-Passw0rd!` | 0, changeAfterReset `30 03 81 01 02` |
+//! | Spare | `grace` | `Grace-Passw0rd!` | 0, `30 00` (locked after 3 bad binds) |
+//! | Service (`cn=svc-pta,ou=services`) | `svc-pta` | `Service-Passw0rd!` | 0, `30 00` |
+//! | 300 bulk users (`uid=bulk00000,ou=bulk` ...) | `bulk00000` ... | `Bulk-Passw0rd!` | 0 |
+//!
+//! Users are `uid=NAME,ou=people,dc=example,dc=test` with {SSHA} passwords. A wrong password
+//! gives 49 with `30 00`; a locked user gives 49 with accountLocked even with a wrong password
+//! (`ppolicy_use_lockout`). A mail address used as a bind DN gives 34 (invalidDNSyntax). A DN
+//! with an empty password gives 53 (unwillingToPerform), or 0 with
+//! `allow_empty_password_binds`. Without the ppolicy request control, locked and expired users
+//! look like a wrong password (49, no control) and the must-change bind succeeds. Anonymous
+//! searches below the base get 50 (insufficientAccessRights); the service account reads
+//! everything except passwords.
+//!
+//! # Samba AD ([`SambaAd`])
+//!
+//! Domain `EXAMPLE.TEST` (NetBIOS `EXAMPLE`), base `DC=example,DC=test`, LDAP on
+//! 127.0.0.1:389 and LDAPS on :636 (fixed ports: one fixture at a time per machine, see
+//! [`SambaAd`]). Lockout threshold 3. Users are `CN=NAME,CN=Users,DC=example,DC=test`.
+//!
+//! | role | login (UPN) | password | bind with the right password gives |
+//! | --- | --- | --- | --- |
+//! | Good | `alice@example.test` | `Alice-Passw0rd!` | 0 |
+//! | AlternateLogin (`mail: bob.smith@alt.test`) | `bob@alt.test` | `Bob-Passw0rd!` | 0 |
+//! | Disabled | `carol@example.test` | `Carol-Passw0rd!` | 49, `data 533` |
+//! | FailureLocked | `dave@example.test` | `Dave-Passw0rd!` | 49, `data 775` |
+//! | PasswordExpired | `erin@example.test` | `Erin-Passw0rd!` | 49, `data 532` |
+//! | MustChange (`pwdLastSet=0`) | `frank@example.test` | `Frank-Passw0rd!` | 49, `data 773` |
+//! | AccountExpired | `ivan@example.test` | `Ivan-Passw0rd!` | 49, `data 701` |
+//! | Spare | `grace@example.test` | `Grace-Passw0rd!` | 0 (`775` after 3 bad binds) |
+//! | Service | `svc-pta@example.test` | `Service-Passw0rd!` | 0 |
+//!
+//! The diagnostic message of result 49 reads `80090308: LdapErr: DSID-..., comment:
+//! AcceptSecurityContext error, data XXX, v1db1`. A wrong password, an unknown user and an
+//! empty password all give `data 52e` (the empty one also counts as a bad password); the
+//! account-state codes appear only with the right password, except `775`, which a locked
+//! account gives for any password. Bind names accepted: UPN, `NAME@example.test`,
+//! `EXAMPLE\NAME`, the DN; a bare `NAME` or a mail address gives `52e`.
+//!
+//! # Environment
+//!
+//! `PTA_TESTKIT_DIR` (default `/var/tmp/pta-testkit`) holds the Samba lock, the pristine copy and
+//! the running copy. OpenLDAP fixtures live in the system temporary directory
+//! (`pta-testkit-slapd-*`).
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod process;
+mod samba;
+mod slapd;
+mod tls;
+mod users;
+
+pub use error::{Error, Result};
+pub use process::{port_is_open, process_is_alive};
+pub use samba::{SambaAd, StartReport, fixture_dir};
+pub use slapd::{Slapd, SlapdOptions};
+pub use tls::TestCa;
+pub use users::{
+    Expected, Ppolicy, Role, SAMBA_ALT_SUFFIX, SAMBA_BASE_DN, SAMBA_DOMAIN, SAMBA_REALM,
+    SAMBA_USERS, SLAPD_BASE_DN, SLAPD_BULK_PASSWORD, SLAPD_USERS, TestUser,
+};
