@@ -19,9 +19,11 @@
 //!
 //! A new slapd per fixture: own temporary directory, free ports for `ldap://` (StartTLS works
 //! on it) and `ldaps://`, mdb database, ppolicy overlay (lockout after 3 failures, must-change
-//! after reset, and a one-day maximum age for the expired user). Starts in about 0.1 s plus
-//! key generation and bulk-user loading. [`SlapdOptions::allow_empty_password_binds`] makes a
-//! DN with an empty password bind as anonymous, as Windows AD does.
+//! after reset, new passwords of at least 8 characters and not among the last 3, and a one-day
+//! maximum age for the expired user). Starts in about 0.1 s plus key generation and bulk-user
+//! loading. [`SlapdOptions::allow_empty_password_binds`] makes a DN with an empty password bind
+//! as anonymous, as Windows AD does; [`SlapdOptions::log_operations`] logs every operation so a
+//! test can see which binds reached the server ([`Slapd::log`]).
 //!
 //! | role | login (`uid`) | password | bind as DN with the right password gives |
 //! | --- | --- | --- | --- |
@@ -48,7 +50,10 @@
 //!
 //! Domain `EXAMPLE.TEST` (NetBIOS `EXAMPLE`), base `DC=example,DC=test`, LDAP on
 //! 127.0.0.1:389 and LDAPS on :636 (fixed ports: one fixture at a time per machine, see
-//! [`SambaAd`]). Lockout threshold 3. Users are `CN=NAME,CN=Users,DC=example,DC=test`.
+//! [`SambaAd`]). Lockout threshold 3; minimum password length 7, history 24, no complexity
+//! rules; `old password allowed period = 0`, so an old password stops working at once after a
+//! change (Samba's default keeps it valid for an hour). Users are
+//! `CN=NAME,CN=Users,DC=example,DC=test`.
 //!
 //! | role | login (UPN) | password | bind with the right password gives |
 //! | --- | --- | --- | --- |

@@ -300,6 +300,7 @@ fn smb_conf_extra(run_dir: &Path) -> String {
          \tbind interfaces only = yes\n\
          \tserver services = ldap\n\
          \tldap server require strong auth = no\n\
+         \told password allowed period = 0\n\
          \ttls enabled = yes\n\
          \ttls keyfile = {key}\n\
          \ttls certfile = {cert}\n\

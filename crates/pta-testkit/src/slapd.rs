@@ -25,6 +25,9 @@ pub struct SlapdOptions {
     /// Number of bulk users (`uid=bulk00000,ou=bulk,dc=example,dc=test` ...), all with
     /// [`SLAPD_BULK_PASSWORD`]. Default 300.
     pub bulk_users: usize,
+    /// Log every operation (slapd's `stats` level) to the fixture's log, so a test can see which
+    /// binds the server received ([`Slapd::log`]). Off by default (it costs throughput).
+    pub log_operations: bool,
 }
 
 impl Default for SlapdOptions {
@@ -32,6 +35,7 @@ impl Default for SlapdOptions {
         Self {
             allow_empty_password_binds: false,
             bulk_users: 300,
+            log_operations: false,
         }
     }
 }
@@ -41,7 +45,9 @@ impl Default for SlapdOptions {
 /// deleted, on drop.
 ///
 /// Password policy (ppolicy overlay, default policy `cn=default,ou=policies`): lockout after
-/// 3 failures for one hour, must-change after an administrative reset; the password-expired user
+/// 3 failures for one hour, must-change after an administrative reset, new passwords of at
+/// least 8 characters and not among the last 3 (users may change their own through the
+/// RFC 3062 Password Modify operation); the password-expired user
 /// is under `cn=expiring,ou=policies` (maximum age one day, no grace logins) with a password
 /// changed in 2020. ACLs: anonymous may bind and read the root DSE only; the service account
 /// reads everything but passwords; users read their own entry.
@@ -103,9 +109,9 @@ impl Slapd {
                 .arg(format!(
                     "ldap://127.0.0.1:{ldap_port}/ ldaps://127.0.0.1:{ldaps_port}/"
                 ))
-                // Debug level 0: stay in the foreground (so the fixture owns the process) and
-                // log only errors.
-                .args(["-d", "0"]);
+                // Debug mode keeps slapd in the foreground (so the fixture owns the process);
+                // level 0 logs only errors, `stats` every operation.
+                .args(["-d", if options.log_operations { "stats" } else { "0" }]);
             let mut process = ServerProcess::spawn("slapd", command, log.clone())?;
             match process.wait_listening(&[ldap_port, ldaps_port], START_TIMEOUT) {
                 Ok(()) => {
@@ -159,6 +165,12 @@ impl Slapd {
     /// Process id of slapd.
     pub fn pid(&self) -> u32 {
         self.process.pid()
+    }
+
+    /// What slapd has logged so far (with [`SlapdOptions::log_operations`], one line per
+    /// operation, such as `conn=1001 op=0 BIND dn="uid=alice,..." method=128`).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default()
     }
 
     /// The fixture's directory (configuration, database, log `slapd.log`).
@@ -231,6 +243,8 @@ suffix \"{SLAPD_BASE_DN}\"
 rootdn \"cn=admin,{SLAPD_BASE_DN}\"
 directory {r}/db
 maxsize 268435456
+index objectClass eq
+index uid,mail,cn eq
 
 overlay ppolicy
 ppolicy_default \"cn=default,ou=policies,{SLAPD_BASE_DN}\"
@@ -310,6 +324,10 @@ pwdLockoutDuration: 3600
 pwdFailureCountInterval: 0
 pwdMustChange: TRUE
 pwdMaxAge: 0
+pwdAllowUserChange: TRUE
+pwdMinLength: 8
+pwdCheckQuality: 1
+pwdInHistory: 3
 
 dn: cn=expiring,ou=policies,{base}
 objectClass: device
