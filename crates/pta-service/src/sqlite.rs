@@ -1,0 +1,842 @@
+//! The SQLite store: one file, WAL, migrations by `user_version`.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, ErrorCode, Row, TransactionBehavior, params};
+
+use crate::schema;
+use crate::{
+    AgentId, AgentRecord, AgentSeen, AgentStatus, AuditEvent, AuditKind, AuditOutcome, AuditQuery,
+    Authority, CaKey, Revocation, RevocationReason, ServiceError, Store, Tenant, TenantId,
+    TokenError, TokenHash, TokenRecord,
+};
+
+/// How long a call waits for another process holding the file's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// State in one SQLite file: the default for a single service node.
+///
+/// [`open`](Self::open) creates the file (mode 0600 on Unix) or opens an existing one, turns
+/// on WAL, foreign keys, `synchronous = FULL` (a consumed token or a revocation survives a
+/// power cut) and `secure_delete` (deleted rows are overwritten), and brings the schema to
+/// [`SCHEMA_VERSION`](Self::SCHEMA_VERSION). A file from a newer build is refused untouched
+/// ([`ServiceError::SchemaTooNew`]).
+///
+/// Every [`Store`] call runs on tokio's blocking pool (`spawn_blocking`) over one connection
+/// behind a mutex, so it never blocks the async runtime; the calls must therefore be made
+/// inside a tokio runtime. Write calls take the file's write lock at their start
+/// (`BEGIN IMMEDIATE`), so several stores, or processes, on one file stay consistent: of
+/// concurrent consumers of one token, exactly one succeeds.
+///
+/// # Schema (version 1)
+///
+/// Times are `INTEGER` Unix milliseconds; ids are lowercase UUID text; all tables are
+/// `STRICT`.
+///
+/// | table | column | type | notes |
+/// | --- | --- | --- | --- |
+/// | `tenants` | `id` | TEXT | primary key |
+/// | | `name` | TEXT | unique |
+/// | | `created_at` | INTEGER | |
+/// | | `agent_limit` | INTEGER | default 40 when created through [`Tenant::new`] |
+/// | | `ca_certificate` | BLOB | opaque (DER or PEM) |
+/// | | `ca_key` | BLOB | CA private key, PKCS#8 PEM, **in clear**: protect the file |
+/// | | `crl_number` | INTEGER | last CRL number handed out, 0 before the first |
+/// | `agents` | `id` | TEXT | primary key |
+/// | | `tenant_id` | TEXT | references `tenants`; indexed with `first_seen` |
+/// | | `certificate_serial` | BLOB | big-endian serial of the current certificate |
+/// | | `public_key` | BLOB | DER `SubjectPublicKeyInfo` |
+/// | | `software_version` | TEXT | |
+/// | | `first_seen`, `last_seen` | INTEGER | |
+/// | | `last_source` | TEXT | IP address, NULL until seen |
+/// | | `status` | TEXT | `active`, `inactive` or `revoked` (CHECK) |
+/// | `registration_tokens` | `hash` | BLOB | primary key, SHA-256 of the token (32 bytes, CHECK); the token itself is never stored |
+/// | | `tenant_id` | TEXT | references `tenants` |
+/// | | `created_at`, `expires_at` | INTEGER | expired from `expires_at` on; indexed |
+/// | | `used_at` | INTEGER | NULL while unused |
+/// | `revocations` | `tenant_id`, `serial` | TEXT, BLOB | primary key; `tenant_id` references `tenants` |
+/// | | `agent_id` | TEXT | NULL if unknown; no foreign key (purged agents keep their revocations) |
+/// | | `reason` | INTEGER | RFC 5280 `CRLReason` code |
+/// | | `revoked_at` | INTEGER | |
+/// | `audit_events` | `id` | INTEGER | rowid: append order |
+/// | | `time` | INTEGER | indexed with `id`, and with `tenant_id` |
+/// | | `tenant_id`, `agent_id` | TEXT | NULL when not applicable; no foreign keys |
+/// | | `kind` | TEXT | [`AuditKind::code`] |
+/// | | `login` | TEXT | at most 256 bytes |
+/// | | `outcome` | TEXT | [`AuditOutcome::code`]: `ok`, `verdict:<code>`, `error:<code>` |
+/// | | `latency_ms` | INTEGER | |
+/// | | `source` | TEXT | IP address |
+///
+/// No column holds a password or a registration token.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// The schema version this build writes (`PRAGMA user_version`).
+    pub const SCHEMA_VERSION: i64 = schema::SCHEMA_VERSION;
+
+    /// Opens or creates the database file at `path` and migrates it.
+    ///
+    /// This blocks (file I/O, migrations): call it at startup, or inside
+    /// `tokio::task::spawn_blocking`.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::SchemaTooNew`] for a file written by a newer build;
+    /// [`ServiceError::Backend`] if the file cannot be created or opened, is not an SQLite
+    /// database, or a migration fails (the file is then as it was).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ServiceError> {
+        let path = path.as_ref().to_path_buf();
+        create_private(&path)?;
+        let mut conn = Connection::open(&path).map_err(backend)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+        schema::check_not_newer(&conn)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(backend)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(ServiceError::Backend(
+                format!("could not switch the database to WAL (journal mode {mode})").into(),
+            ));
+        }
+        for (pragma, value) in [
+            ("foreign_keys", "ON"),
+            ("synchronous", "FULL"),
+            ("secure_delete", "ON"),
+        ] {
+            conn.pragma_update(None, pragma, value).map_err(backend)?;
+        }
+        schema::migrate(&mut conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the connection on tokio's blocking pool.
+    async fn call<T, F>(&self, f: F) -> Result<T, ServiceError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, ServiceError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            // A panic inside a transaction rolled it back while unwinding: the connection is
+            // still good.
+            let mut guard = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| ServiceError::Backend(Box::new(e)))?
+    }
+}
+
+/// Creates the file readable and writable by its owner only, if it does not exist. SQLite
+/// gives its `-wal` and `-shm` files the same mode.
+fn create_private(path: &Path) -> Result<(), ServiceError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(ServiceError::Backend(Box::new(e))),
+    }
+}
+
+/// Wraps a database error.
+pub(crate) fn backend(e: rusqlite::Error) -> ServiceError {
+    ServiceError::Backend(Box::new(e))
+}
+
+/// Whether `e` is a UNIQUE or PRIMARY KEY violation.
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
+    const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(err, _)
+            if err.code == ErrorCode::ConstraintViolation
+                && matches!(
+                    err.extended_code,
+                    SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE
+                )
+    )
+}
+
+/// A time or count for storage.
+fn to_sql(value: u64, field: &'static str) -> Result<i64, ServiceError> {
+    i64::try_from(value).map_err(|_| ServiceError::OutOfRange { field })
+}
+
+/// A query bound: times beyond the storable range mean "no bound".
+fn bound(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A stored time or count.
+fn from_sql(value: i64, what: &'static str) -> Result<u64, ServiceError> {
+    u64::try_from(value).map_err(|_| ServiceError::Corrupt { what })
+}
+
+fn get<T: rusqlite::types::FromSql>(row: &Row<'_>, i: usize) -> Result<T, ServiceError> {
+    row.get(i).map_err(backend)
+}
+
+fn parse_id<T: std::str::FromStr>(text: &str, what: &'static str) -> Result<T, ServiceError> {
+    text.parse().map_err(|_| ServiceError::Corrupt { what })
+}
+
+fn parse_opt<T: std::str::FromStr>(
+    text: Option<String>,
+    what: &'static str,
+) -> Result<Option<T>, ServiceError> {
+    text.map(|t| parse_id(&t, what)).transpose()
+}
+
+/// Collects the rows of `stmt` run with `params`, each through `decode`.
+fn collect<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    decode: impl Fn(&Row<'_>) -> Result<T, ServiceError>,
+) -> Result<Vec<T>, ServiceError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let mut rows = stmt.query(params).map_err(backend)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+/// The first row of `sql` run with `params`, through `decode`.
+fn first<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    decode: impl Fn(&Row<'_>) -> Result<T, ServiceError>,
+) -> Result<Option<T>, ServiceError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let mut rows = stmt.query(params).map_err(backend)?;
+    rows.next().map_err(backend)?.map(decode).transpose()
+}
+
+const TENANT_COLUMNS: &str = "id, name, created_at, agent_limit";
+
+fn tenant_from_row(row: &Row<'_>) -> Result<Tenant, ServiceError> {
+    let id: String = get(row, 0)?;
+    let mut tenant = Tenant::new(
+        parse_id(&id, "tenant id")?,
+        get::<String>(row, 1)?,
+        from_sql(get(row, 2)?, "tenant created_at")?,
+    );
+    tenant.agent_limit = u32::try_from(get::<i64>(row, 3)?).map_err(|_| ServiceError::Corrupt {
+        what: "agent limit",
+    })?;
+    Ok(tenant)
+}
+
+const AGENT_COLUMNS: &str = "id, tenant_id, certificate_serial, public_key, software_version, \
+                             first_seen, last_seen, last_source, status";
+
+fn agent_from_row(row: &Row<'_>) -> Result<AgentRecord, ServiceError> {
+    let id: String = get(row, 0)?;
+    let tenant: String = get(row, 1)?;
+    let mut agent = AgentRecord::new(
+        parse_id(&id, "agent id")?,
+        parse_id(&tenant, "tenant id")?,
+        get(row, 2)?,
+        get(row, 3)?,
+        from_sql(get(row, 5)?, "agent first_seen")?,
+    );
+    agent.software_version = get(row, 4)?;
+    agent.last_seen = from_sql(get(row, 6)?, "agent last_seen")?;
+    agent.last_source = parse_opt::<IpAddr>(get(row, 7)?, "agent source address")?;
+    agent.status = AgentStatus::from_code(&get::<String>(row, 8)?)?;
+    Ok(agent)
+}
+
+const TOKEN_COLUMNS: &str = "hash, tenant_id, created_at, expires_at, used_at";
+
+fn token_from_row(row: &Row<'_>) -> Result<TokenRecord, ServiceError> {
+    let hash: Vec<u8> = get(row, 0)?;
+    let hash: [u8; 32] = hash
+        .try_into()
+        .map_err(|_| ServiceError::Corrupt { what: "token hash" })?;
+    let tenant: String = get(row, 1)?;
+    let created_at = from_sql(get(row, 2)?, "token created_at")?;
+    let mut record = TokenRecord {
+        hash: TokenHash::from_bytes(hash),
+        tenant: parse_id(&tenant, "tenant id")?,
+        created_at,
+        expires_at: from_sql(get(row, 3)?, "token expires_at")?,
+        used_at: None,
+    };
+    record.used_at = get::<Option<i64>>(row, 4)?
+        .map(|t| from_sql(t, "token used_at"))
+        .transpose()?;
+    Ok(record)
+}
+
+const REVOCATION_COLUMNS: &str = "tenant_id, serial, agent_id, reason, revoked_at";
+
+fn revocation_from_row(row: &Row<'_>) -> Result<Revocation, ServiceError> {
+    let tenant: String = get(row, 0)?;
+    let reason = u8::try_from(get::<i64>(row, 3)?).map_err(|_| ServiceError::Corrupt {
+        what: "revocation reason",
+    })?;
+    Ok(Revocation::new(
+        parse_id(&tenant, "tenant id")?,
+        get(row, 1)?,
+        parse_opt(get(row, 2)?, "agent id")?,
+        RevocationReason::from_code(reason)?,
+        from_sql(get(row, 4)?, "revoked_at")?,
+    ))
+}
+
+const AUDIT_COLUMNS: &str = "time, tenant_id, kind, login, agent_id, outcome, latency_ms, source";
+
+fn audit_from_row(row: &Row<'_>) -> Result<AuditEvent, ServiceError> {
+    let kind = AuditKind::from_code(&get::<String>(row, 2)?)?;
+    let outcome = AuditOutcome::from_code(&get::<String>(row, 5)?)?;
+    let mut ev = AuditEvent::new(from_sql(get(row, 0)?, "audit time")?, kind, outcome);
+    ev.tenant = parse_opt(get(row, 1)?, "tenant id")?;
+    ev.login = get(row, 3)?;
+    ev.agent = parse_opt(get(row, 4)?, "agent id")?;
+    ev.latency_ms = get::<Option<i64>>(row, 6)?
+        .map(|l| from_sql(l, "audit latency"))
+        .transpose()?;
+    ev.source = parse_opt(get(row, 7)?, "audit source address")?;
+    Ok(ev)
+}
+
+/// Whether the tenant exists (inside a transaction).
+fn tenant_exists(conn: &Connection, tenant: &str) -> Result<bool, ServiceError> {
+    first(
+        conn,
+        "SELECT 1 FROM tenants WHERE id = ?1",
+        [tenant],
+        |_| Ok(()),
+    )
+    .map(|r| r.is_some())
+}
+
+/// Runs an UPDATE of one agent and reports an unknown agent.
+fn update_agent(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<(), ServiceError> {
+    let changed = conn
+        .prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(params))
+        .map_err(backend)?;
+    if changed == 0 {
+        return Err(ServiceError::UnknownAgent);
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        authority: &Authority,
+    ) -> Result<(), ServiceError> {
+        let (tenant, authority) = (tenant.clone(), authority.clone());
+        self.call(move |conn| {
+            let created_at = to_sql(tenant.created_at, "created_at")?;
+            let result = conn.execute(
+                "INSERT INTO tenants (id, name, created_at, agent_limit, ca_certificate, ca_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    tenant.id.to_string(),
+                    tenant.name,
+                    created_at,
+                    i64::from(tenant.agent_limit),
+                    authority.certificate,
+                    authority.key.expose(),
+                ],
+            );
+            match result {
+                Ok(_) => Ok(()),
+                Err(e) if is_unique_violation(&e) => Err(ServiceError::TenantExists),
+                Err(e) => Err(backend(e)),
+            }
+        })
+        .await
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, ServiceError> {
+        let id = id.to_string();
+        self.call(move |conn| {
+            let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?1");
+            first(conn, &sql, [id], tenant_from_row)
+        })
+        .await
+    }
+
+    async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, ServiceError> {
+        let name = name.to_owned();
+        self.call(move |conn| {
+            let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE name = ?1");
+            first(conn, &sql, [name], tenant_from_row)
+        })
+        .await
+    }
+
+    async fn tenants(&self) -> Result<Vec<Tenant>, ServiceError> {
+        self.call(move |conn| {
+            let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY name");
+            collect(conn, &sql, [], tenant_from_row)
+        })
+        .await
+    }
+
+    async fn set_agent_limit(&self, tenant: &TenantId, limit: u32) -> Result<(), ServiceError> {
+        let tenant = tenant.to_string();
+        self.call(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE tenants SET agent_limit = ?2 WHERE id = ?1",
+                    params![tenant, i64::from(limit)],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                return Err(ServiceError::UnknownTenant);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn authority(&self, tenant: &TenantId) -> Result<Option<Authority>, ServiceError> {
+        let tenant = tenant.to_string();
+        self.call(move |conn| {
+            first(
+                conn,
+                "SELECT ca_certificate, ca_key FROM tenants WHERE id = ?1",
+                [tenant],
+                |row| {
+                    let key = row
+                        .get_ref(1)
+                        .and_then(|v| Ok(v.as_blob()?.to_vec()))
+                        .map_err(backend)?;
+                    Ok(Authority::new(get(row, 0)?, CaKey::new(key)))
+                },
+            )
+        })
+        .await
+    }
+
+    async fn insert_agent(&self, agent: &AgentRecord) -> Result<(), ServiceError> {
+        let agent = agent.clone();
+        self.call(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let tenant = agent.tenant.to_string();
+            let id = agent.id.to_string();
+            let limit: i64 = first(
+                &tx,
+                "SELECT agent_limit FROM tenants WHERE id = ?1",
+                [&tenant],
+                |row| get(row, 0),
+            )?
+            .ok_or(ServiceError::UnknownTenant)?;
+            if first(&tx, "SELECT 1 FROM agents WHERE id = ?1", [&id], |_| Ok(()))?.is_some() {
+                return Err(ServiceError::AgentExists);
+            }
+            let count: i64 = first(
+                &tx,
+                "SELECT COUNT(*) FROM agents WHERE tenant_id = ?1 AND status <> 'revoked'",
+                [&tenant],
+                |row| get(row, 0),
+            )?
+            .unwrap_or(0);
+            if count >= limit {
+                return Err(ServiceError::AgentLimitReached {
+                    limit: u32::try_from(limit).unwrap_or(u32::MAX),
+                });
+            }
+            tx.execute(
+                &format!(
+                    "INSERT INTO agents ({AGENT_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                ),
+                params![
+                    id,
+                    tenant,
+                    agent.certificate_serial,
+                    agent.public_key,
+                    agent.software_version,
+                    to_sql(agent.first_seen, "first_seen")?,
+                    to_sql(agent.last_seen, "last_seen")?,
+                    agent.last_source.map(|ip| ip.to_string()),
+                    agent.status.code(),
+                ],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentRecord>, ServiceError> {
+        let id = id.to_string();
+        self.call(move |conn| {
+            let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1");
+            first(conn, &sql, [id], agent_from_row)
+        })
+        .await
+    }
+
+    async fn agents(&self, tenant: &TenantId) -> Result<Vec<AgentRecord>, ServiceError> {
+        let tenant = tenant.to_string();
+        self.call(move |conn| {
+            let sql = format!(
+                "SELECT {AGENT_COLUMNS} FROM agents WHERE tenant_id = ?1 ORDER BY first_seen, id"
+            );
+            collect(conn, &sql, [tenant], agent_from_row)
+        })
+        .await
+    }
+
+    async fn agent_count(&self, tenant: &TenantId) -> Result<u32, ServiceError> {
+        let tenant = tenant.to_string();
+        self.call(move |conn| {
+            let n: i64 = first(
+                conn,
+                "SELECT COUNT(*) FROM agents WHERE tenant_id = ?1 AND status <> 'revoked'",
+                [tenant],
+                |row| get(row, 0),
+            )?
+            .unwrap_or(0);
+            u32::try_from(n).map_err(|_| ServiceError::OutOfRange {
+                field: "agent count",
+            })
+        })
+        .await
+    }
+
+    async fn record_seen(&self, id: &AgentId, seen: &AgentSeen) -> Result<(), ServiceError> {
+        let (id, seen) = (id.to_string(), seen.clone());
+        self.call(move |conn| {
+            update_agent(
+                conn,
+                "UPDATE agents SET last_seen = ?2, last_source = ?3, software_version = ?4 \
+                 WHERE id = ?1",
+                params![
+                    id,
+                    to_sql(seen.now, "now")?,
+                    seen.source.to_string(),
+                    seen.software_version
+                ],
+            )
+        })
+        .await
+    }
+
+    async fn set_certificate(
+        &self,
+        id: &AgentId,
+        serial: &[u8],
+        public_key: &[u8],
+    ) -> Result<(), ServiceError> {
+        let (id, serial, public_key) = (id.to_string(), serial.to_vec(), public_key.to_vec());
+        self.call(move |conn| {
+            update_agent(
+                conn,
+                "UPDATE agents SET certificate_serial = ?2, public_key = ?3 WHERE id = ?1",
+                params![id, serial, public_key],
+            )
+        })
+        .await
+    }
+
+    async fn set_agent_status(
+        &self,
+        id: &AgentId,
+        status: AgentStatus,
+    ) -> Result<(), ServiceError> {
+        let id = id.to_string();
+        self.call(move |conn| {
+            update_agent(
+                conn,
+                "UPDATE agents SET status = ?2 WHERE id = ?1",
+                params![id, status.code()],
+            )
+        })
+        .await
+    }
+
+    async fn delete_agent(&self, id: &AgentId) -> Result<bool, ServiceError> {
+        let id = id.to_string();
+        self.call(move |conn| {
+            let n = conn
+                .execute("DELETE FROM agents WHERE id = ?1", [id])
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), ServiceError> {
+        let token = token.clone();
+        self.call(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let tenant = token.tenant.to_string();
+            if !tenant_exists(&tx, &tenant)? {
+                return Err(ServiceError::UnknownTenant);
+            }
+            let result = tx.execute(
+                &format!(
+                    "INSERT INTO registration_tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
+                ),
+                params![
+                    token.hash.as_bytes().as_slice(),
+                    tenant,
+                    to_sql(token.created_at, "created_at")?,
+                    to_sql(token.expires_at, "expires_at")?,
+                    token.used_at.map(|t| to_sql(t, "used_at")).transpose()?,
+                ],
+            );
+            match result {
+                Ok(_) => tx.commit().map_err(backend),
+                Err(e) if is_unique_violation(&e) => Err(ServiceError::TokenExists),
+                Err(e) => Err(backend(e)),
+            }
+        })
+        .await
+    }
+
+    async fn consume_token(&self, hash: &TokenHash, now: u64) -> Result<TokenRecord, ServiceError> {
+        let hash = *hash;
+        self.call(move |conn| {
+            let now_sql = to_sql(now, "now")?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            // Looked up by SHA-256 of a 256-bit random secret: the index lookup's timing
+            // tells nothing about a token. The hash is compared again in constant time.
+            let sql = format!("SELECT {TOKEN_COLUMNS} FROM registration_tokens WHERE hash = ?1");
+            let record = first(&tx, &sql, [hash.as_bytes().as_slice()], token_from_row)?
+                .filter(|r| r.hash == hash)
+                .ok_or(TokenError::Unknown)?;
+            record.check(now)?;
+            let changed = tx
+                .execute(
+                    "UPDATE registration_tokens SET used_at = ?2 WHERE hash = ?1 AND used_at IS NULL",
+                    params![hash.as_bytes().as_slice(), now_sql],
+                )
+                .map_err(backend)?;
+            if changed != 1 {
+                return Err(TokenError::AlreadyUsed.into());
+            }
+            tx.commit().map_err(backend)?;
+            Ok(record)
+        })
+        .await
+    }
+
+    async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, ServiceError> {
+        let tenant = tenant.to_string();
+        self.call(move |conn| {
+            let sql = format!(
+                "SELECT {TOKEN_COLUMNS} FROM registration_tokens WHERE tenant_id = ?1 \
+                 ORDER BY created_at DESC, rowid DESC"
+            );
+            collect(conn, &sql, [tenant], token_from_row)
+        })
+        .await
+    }
+
+    async fn prune_tokens(&self, before: u64) -> Result<u64, ServiceError> {
+        self.call(move |conn| {
+            let n = conn
+                .execute(
+                    "DELETE FROM registration_tokens WHERE expires_at < ?1",
+                    [bound(before)],
+                )
+                .map_err(backend)?;
+            Ok(u64::try_from(n).unwrap_or(u64::MAX))
+        })
+        .await
+    }
+
+    async fn add_revocation(&self, revocation: &Revocation) -> Result<bool, ServiceError> {
+        let r = revocation.clone();
+        self.call(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let tenant = r.tenant.to_string();
+            if !tenant_exists(&tx, &tenant)? {
+                return Err(ServiceError::UnknownTenant);
+            }
+            let agent = r.agent.map(|a| a.to_string());
+            let added = tx
+                .execute(
+                    &format!(
+                        "INSERT OR IGNORE INTO revocations ({REVOCATION_COLUMNS}) \
+                         VALUES (?1, ?2, ?3, ?4, ?5)"
+                    ),
+                    params![
+                        tenant,
+                        r.serial,
+                        agent,
+                        i64::from(r.reason.code()),
+                        to_sql(r.revoked_at, "revoked_at")?,
+                    ],
+                )
+                .map_err(backend)?;
+            if added == 0 {
+                return Ok(false);
+            }
+            if let Some(agent) = agent {
+                tx.execute(
+                    "UPDATE agents SET status = 'revoked' WHERE id = ?1 AND tenant_id = ?2",
+                    params![agent, tenant],
+                )
+                .map_err(backend)?;
+            }
+            tx.commit().map_err(backend)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn is_revoked(&self, tenant: &TenantId, serial: &[u8]) -> Result<bool, ServiceError> {
+        let (tenant, serial) = (tenant.to_string(), serial.to_vec());
+        self.call(move |conn| {
+            first(
+                conn,
+                "SELECT 1 FROM revocations WHERE tenant_id = ?1 AND serial = ?2",
+                params![tenant, serial],
+                |_| Ok(()),
+            )
+            .map(|r| r.is_some())
+        })
+        .await
+    }
+
+    async fn revocations(&self, tenant: &TenantId) -> Result<Vec<Revocation>, ServiceError> {
+        let tenant = tenant.to_string();
+        self.call(move |conn| {
+            let sql = format!(
+                "SELECT {REVOCATION_COLUMNS} FROM revocations WHERE tenant_id = ?1 \
+                 ORDER BY revoked_at, rowid"
+            );
+            collect(conn, &sql, [tenant], revocation_from_row)
+        })
+        .await
+    }
+
+    async fn next_crl_number(&self, tenant: &TenantId) -> Result<u64, ServiceError> {
+        let tenant = tenant.to_string();
+        self.call(move |conn| {
+            let n: i64 = first(
+                conn,
+                "UPDATE tenants SET crl_number = crl_number + 1 WHERE id = ?1 \
+                 RETURNING crl_number",
+                [tenant],
+                |row| get(row, 0),
+            )?
+            .ok_or(ServiceError::UnknownTenant)?;
+            from_sql(n, "crl number")
+        })
+        .await
+    }
+
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), ServiceError> {
+        let events = events.to_vec();
+        self.call(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            {
+                let mut stmt = tx
+                    .prepare_cached(&format!(
+                        "INSERT INTO audit_events ({AUDIT_COLUMNS}) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                    ))
+                    .map_err(backend)?;
+                for ev in &events {
+                    stmt.execute(params![
+                        to_sql(ev.time, "audit time")?,
+                        ev.tenant.map(|t| t.to_string()),
+                        ev.kind.code(),
+                        ev.login,
+                        ev.agent.map(|a| a.to_string()),
+                        ev.outcome.code(),
+                        ev.latency_ms.map(|l| to_sql(l, "latency")).transpose()?,
+                        ev.source.map(|s| s.to_string()),
+                    ])
+                    .map_err(backend)?;
+                }
+            }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, ServiceError> {
+        let q = *query;
+        self.call(move |conn| {
+            let sql = format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_events \
+                 WHERE tenant_id = ?1 AND time >= ?2 AND time < ?3 ORDER BY time, id LIMIT ?4"
+            );
+            collect(
+                conn,
+                &sql,
+                params![
+                    q.tenant.to_string(),
+                    bound(q.from),
+                    bound(q.until),
+                    i64::from(q.limit)
+                ],
+                audit_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn prune_audit(&self, horizon: u64, max_rows: u64) -> Result<u64, ServiceError> {
+        self.call(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let by_age = tx
+                .execute("DELETE FROM audit_events WHERE time < ?1", [bound(horizon)])
+                .map_err(backend)?;
+            let by_count = tx
+                .execute(
+                    "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events \
+                     ORDER BY time, id LIMIT max(0, (SELECT COUNT(*) FROM audit_events) - ?1))",
+                    [bound(max_rows)],
+                )
+                .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(u64::try_from(by_age + by_count).unwrap_or(u64::MAX))
+        })
+        .await
+    }
+}

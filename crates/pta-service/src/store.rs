@@ -1,0 +1,198 @@
+//! The seam for the service's state: one node's SQLite file today, a shared database later.
+
+use async_trait::async_trait;
+
+use crate::{
+    AgentId, AgentRecord, AgentSeen, AgentStatus, AuditEvent, AuditQuery, Authority, Revocation,
+    ServiceError, Tenant, TenantId, TokenHash, TokenRecord,
+};
+
+/// Where the service keeps tenants, their authorities, agents, registration tokens,
+/// revocations and audit events: [`SqliteStore`] (one file, the default), [`MemoryStore`]
+/// (tests, demos), or a shared database for several nodes.
+///
+/// Hold it as `Arc<dyn Store>`. Every call is one transaction: it happens entirely or not at
+/// all.
+///
+/// # Time
+///
+/// Every time is a `u64` count of **milliseconds since the Unix epoch**, passed in by the
+/// caller; an implementation never reads a clock.
+///
+/// # Contract
+///
+/// An implementation must:
+///
+/// - make [`consume_token`](Self::consume_token) an atomic check-and-mark: of any number of
+///   concurrent calls for one token, on any number of nodes, at most one succeeds;
+/// - make [`insert_agent`](Self::insert_agent) check the tenant's agent limit and insert in one
+///   transaction, so concurrent registrations cannot exceed it;
+/// - make [`next_crl_number`](Self::next_crl_number) strictly increasing per tenant, across
+///   restarts and nodes;
+/// - store registration tokens only as their [`TokenHash`], never the token;
+/// - store nothing it was not given: no password ever reaches a store (no type here carries
+///   one);
+/// - keep the CA key confidential: a file readable by its owner only, a database account
+///   only the service uses;
+/// - report a backend failure as [`ServiceError::Backend`], never as "not found" or as a
+///   refusal.
+///
+/// Unique keys: tenant id, tenant name, agent id, token hash, and (tenant, serial) for
+/// revocations.
+///
+/// [`SqliteStore`]: crate::SqliteStore
+/// [`MemoryStore`]: crate::MemoryStore
+#[async_trait]
+pub trait Store: Send + Sync {
+    // ----- tenants -----
+
+    /// Creates a tenant together with its issuing authority.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::TenantExists`] if the id or the name is taken.
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        authority: &Authority,
+    ) -> Result<(), ServiceError>;
+
+    /// The tenant with this id.
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, ServiceError>;
+
+    /// The tenant with this name.
+    async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, ServiceError>;
+
+    /// Every tenant, ordered by name.
+    async fn tenants(&self) -> Result<Vec<Tenant>, ServiceError>;
+
+    /// Changes a tenant's agent limit (agents over a lowered limit stay; new ones are
+    /// refused until the count is below it).
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::UnknownTenant`].
+    async fn set_agent_limit(&self, tenant: &TenantId, limit: u32) -> Result<(), ServiceError>;
+
+    /// The tenant's issuing authority.
+    async fn authority(&self, tenant: &TenantId) -> Result<Option<Authority>, ServiceError>;
+
+    // ----- agents -----
+
+    /// Registers an agent, if its tenant has fewer agents counting toward the limit
+    /// ([`AgentStatus::counts_toward_limit`]) than its agent limit.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::UnknownTenant`], [`ServiceError::AgentExists`],
+    /// [`ServiceError::AgentLimitReached`].
+    async fn insert_agent(&self, agent: &AgentRecord) -> Result<(), ServiceError>;
+
+    /// The agent with this id.
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentRecord>, ServiceError>;
+
+    /// A tenant's agents, ordered by first seen.
+    async fn agents(&self, tenant: &TenantId) -> Result<Vec<AgentRecord>, ServiceError>;
+
+    /// How many of a tenant's agents count toward its limit (all but revoked ones).
+    async fn agent_count(&self, tenant: &TenantId) -> Result<u32, ServiceError>;
+
+    /// Records a connection or heartbeat: last seen, source address, software version.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::UnknownAgent`].
+    async fn record_seen(&self, id: &AgentId, seen: &AgentSeen) -> Result<(), ServiceError>;
+
+    /// Replaces the agent's certificate serial and public key after a renewal.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::UnknownAgent`].
+    async fn set_certificate(
+        &self,
+        id: &AgentId,
+        serial: &[u8],
+        public_key: &[u8],
+    ) -> Result<(), ServiceError>;
+
+    /// Stores the agent's status.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::UnknownAgent`].
+    async fn set_agent_status(&self, id: &AgentId, status: AgentStatus)
+    -> Result<(), ServiceError>;
+
+    /// Deletes a purged agent. Returns whether it existed. Its revocations stay.
+    async fn delete_agent(&self, id: &AgentId) -> Result<bool, ServiceError>;
+
+    // ----- registration tokens -----
+
+    /// Stores a new token (hashed).
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::UnknownTenant`], [`ServiceError::TokenExists`].
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), ServiceError>;
+
+    /// Checks the token with this hash at `now` and marks it used, atomically. Returns the
+    /// record as it was before (its tenant is the one to register with).
+    ///
+    /// A used token is reported as used even when it has also expired.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::Token`] with [`TokenError::Unknown`], [`TokenError::Expired`] or
+    /// [`TokenError::AlreadyUsed`]; nothing was changed.
+    ///
+    /// [`TokenError::Unknown`]: crate::TokenError::Unknown
+    /// [`TokenError::Expired`]: crate::TokenError::Expired
+    /// [`TokenError::AlreadyUsed`]: crate::TokenError::AlreadyUsed
+    async fn consume_token(&self, hash: &TokenHash, now: u64) -> Result<TokenRecord, ServiceError>;
+
+    /// A tenant's tokens (for the admin), newest first.
+    async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, ServiceError>;
+
+    /// Deletes tokens that expired before `before` (used or not). Returns how many. A pruned
+    /// token is afterwards [`TokenError::Unknown`](crate::TokenError::Unknown).
+    async fn prune_tokens(&self, before: u64) -> Result<u64, ServiceError>;
+
+    // ----- revocations -----
+
+    /// Revokes a certificate serial and, if the revocation names an agent of the same tenant,
+    /// marks that agent [`AgentStatus::Revoked`], in one transaction. Returns `false` if the
+    /// serial was already revoked (nothing changed).
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::UnknownTenant`].
+    async fn add_revocation(&self, revocation: &Revocation) -> Result<bool, ServiceError>;
+
+    /// Whether a serial of this tenant is revoked.
+    async fn is_revoked(&self, tenant: &TenantId, serial: &[u8]) -> Result<bool, ServiceError>;
+
+    /// A tenant's revocations, oldest first.
+    async fn revocations(&self, tenant: &TenantId) -> Result<Vec<Revocation>, ServiceError>;
+
+    /// The next CRL number for the tenant's CRL: 1 the first time, then one more on every
+    /// call, across restarts.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::UnknownTenant`].
+    async fn next_crl_number(&self, tenant: &TenantId) -> Result<u64, ServiceError>;
+
+    // ----- audit -----
+
+    /// Appends events, in order, in one transaction.
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), ServiceError>;
+
+    /// A tenant's events in a time range, oldest first (events at the same millisecond in the
+    /// order they were appended).
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, ServiceError>;
+
+    /// Deletes events older than `horizon`, then the oldest ones beyond `max_rows` in all.
+    /// Returns how many were deleted. See [`AuditRetention`](crate::AuditRetention).
+    async fn prune_audit(&self, horizon: u64, max_rows: u64) -> Result<u64, ServiceError>;
+}
