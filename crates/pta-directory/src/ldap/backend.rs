@@ -382,6 +382,23 @@ impl LdapDirectory {
         }
     }
 
+    /// The name to bind as for `login`, and the entry it resolved to when a search was needed.
+    /// `None`: no such user.
+    async fn bind_name(
+        &self,
+        server: &Server,
+        detected: &Detected,
+        login: &str,
+    ) -> Result<Option<(String, Option<MatchedUser>)>, Failure> {
+        Ok(match self.resolution(detected.dialect)? {
+            LoginResolution::Search => self
+                .resolve(server, detected, login)
+                .await?
+                .map(|user| (user.dn.clone(), Some(user))),
+            _ => Some((login.to_owned(), None)),
+        })
+    }
+
     async fn authenticate_on(
         &self,
         server: &Server,
@@ -389,12 +406,8 @@ impl LdapDirectory {
         login: &str,
         password: &Password,
     ) -> Result<Outcome, Failure> {
-        let (bind_name, user) = match self.resolution(detected.dialect)? {
-            LoginResolution::Search => match self.resolve(server, detected, login).await? {
-                Some(user) => (user.dn.clone(), Some(user)),
-                None => return Ok(Outcome::invalid()),
-            },
-            _ => (login.to_owned(), None),
+        let Some((bind_name, user)) = self.bind_name(server, detected, login).await? else {
+            return Ok(Outcome::invalid());
         };
         let openldap = detected.dialect == Dialect::OpenLdap;
         let res = self
@@ -415,12 +428,8 @@ impl LdapDirectory {
         old: &Password,
         new: &Password,
     ) -> Result<Outcome, Failure> {
-        let (bind_name, user) = match self.resolution(detected.dialect)? {
-            LoginResolution::Search => match self.resolve(server, detected, login).await? {
-                Some(user) => (user.dn.clone(), Some(user)),
-                None => return Ok(Outcome::invalid()),
-            },
-            _ => (login.to_owned(), None),
+        let Some((bind_name, user)) = self.bind_name(server, detected, login).await? else {
+            return Ok(Outcome::invalid());
         };
         let timeout = self.config.operation_timeout;
         // A connection of its own: it ends up bound as the user, with a modification pending.

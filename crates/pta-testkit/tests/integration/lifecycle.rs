@@ -6,7 +6,12 @@ use crate::ldap::{Transport, bind, bind_once, connect};
 
 #[tokio::test]
 async fn slapd_is_gone_after_drop() {
+    let started = std::time::Instant::now();
     let slapd = Slapd::start().expect("slapd starts");
+    eprintln!(
+        "slapd fixture start (CA, 300 bulk users, slapadd, listen): {:?}",
+        started.elapsed()
+    );
     let (pid, ports, dir) = (
         slapd.pid(),
         [slapd.ldap_port(), slapd.ldaps_port()],
@@ -26,6 +31,7 @@ async fn slapd_is_gone_after_drop() {
 #[tokio::test]
 async fn samba_is_gone_after_drop_and_the_next_fixture_is_pristine() {
     let ad = SambaAd::start().expect("samba starts");
+    eprintln!("samba fixture start: {:?}", ad.start_report());
     let grace = ad.user(Role::Spare).expect("spare user");
     let pid = ad.pid();
     assert!(process_is_alive(pid));
