@@ -142,4 +142,8 @@ pub enum Error {
     /// retry.
     #[error("transmit buffer full")]
     Backpressure,
+    /// Too many events are waiting to be polled (timed-out requests pile up while nobody polls):
+    /// call `poll_event` until it returns `None`, then retry.
+    #[error("event queue full")]
+    EventsPending,
 }

@@ -297,6 +297,11 @@ impl ServiceSession {
             ServiceState::Handshaking => Err(Error::NotEstablished),
             ServiceState::Draining => Err(Error::Draining),
             ServiceState::Closed => Err(Error::Closed),
+            // Every request ends in an event; refusing new ones while the queue is full keeps
+            // it bounded even for a caller that never polls.
+            ServiceState::Established if self.events.len() >= self.config.max_queued_events => {
+                Err(Error::EventsPending)
+            }
             ServiceState::Established if self.in_flight.len() >= self.max_in_flight => {
                 Err(Error::TooManyInFlight)
             }

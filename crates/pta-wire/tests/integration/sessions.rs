@@ -709,3 +709,68 @@ fn renewal_round_trip_and_timeout() {
     assert_eq!(p.agent.stats().late_responses, 1);
     assert_eq!(p.agent.state(), AgentState::Established);
 }
+
+#[test]
+fn unpolled_timeouts_cannot_grow_the_event_queue_without_bound() {
+    // A caller that keeps sending requests that time out, and never polls events, is refused
+    // with EventsPending once the queue is full, so the queue stays bounded.
+    let mut p = Pair::default_established();
+    while p.service.poll_event().is_some() {}
+    // The pair runs on default configurations; the negotiated in-flight cap is at most the
+    // service's.
+    let config = ServiceConfig::default();
+    let (max_events, max_in_flight) = (config.max_queued_events, config.max_in_flight as usize);
+    let mut now = p.now;
+    let mut next = 1u128;
+    let mut refused = None;
+    for _ in 0..10_000 {
+        loop {
+            let req = SignInRequest {
+                request_id: RequestId::from(next),
+                deadline_unix_ms: p.service.unix_time(now) + 5,
+                login: "u@example.com".into(),
+                envelope: vec![1; 8],
+            };
+            match p.service.send_sign_in(now, req) {
+                Ok(()) => next += 1,
+                Err(e) => {
+                    if e == Error::EventsPending {
+                        refused = Some(e);
+                    }
+                    break;
+                }
+            }
+        }
+        if refused.is_some() {
+            break;
+        }
+        now += 6;
+        p.service.handle_timeout(now);
+        let mut sink = Vec::new();
+        p.service.poll_transmit(&mut sink);
+    }
+    assert_eq!(refused, Some(Error::EventsPending));
+    let mut queued = 0;
+    while p.service.poll_event().is_some() {
+        queued += 1;
+    }
+    assert!(queued >= max_events, "the queue filled: {queued}");
+    assert!(
+        queued <= max_events + max_in_flight,
+        "{queued} > {max_events} + {max_in_flight}"
+    );
+    // Once polled, requests are accepted again.
+    let req = SignInRequest {
+        request_id: RequestId::from(next),
+        deadline_unix_ms: p.service.unix_time(now) + 1_000,
+        login: "u@example.com".into(),
+        envelope: vec![1; 8],
+    };
+    assert_eq!(p.service.send_sign_in(now, req), Ok(()));
+}
+
+#[test]
+fn fuzz_found_inputs_hold_the_session_invariants() {
+    // Inputs the wire_session fuzz target once crashed on, replayed through its hook.
+    pta_wire::fuzzing::session(include_bytes!("../data/fuzz-session-unpolled-timeouts.bin"));
+}
