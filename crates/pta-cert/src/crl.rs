@@ -3,9 +3,7 @@ use std::time::SystemTime;
 use const_oid::AssociatedOid;
 use der::Encode;
 use der::asn1::{BitString, OctetString};
-use rsa::pkcs1v15::Signature;
 use rustls::pki_types::CertificateRevocationListDer;
-use signature::{SignatureEncoding, Signer};
 use spki::DynSignatureAlgorithmIdentifier;
 use x509_cert::Version;
 use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
@@ -108,7 +106,7 @@ impl Authority {
             ..Default::default()
         };
         let number = CrlNumber::try_from(crl_number).map_err(|_| Error::Build)?;
-        let signer = self.signing_key().signer();
+        let signer = self.signer();
         let tbs = TbsCertList {
             version: Version::V2,
             signature: signer
@@ -128,11 +126,11 @@ impl Authority {
             ]),
         };
         let tbs_der = tbs.to_der().map_err(|_| Error::Build)?;
-        let signature: Signature = signer.try_sign(&tbs_der).map_err(|_| Error::Build)?;
+        let signature = signer.sign(&tbs_der)?;
         let list = CertificateList {
             signature_algorithm: tbs.signature.clone(),
             tbs_cert_list: tbs,
-            signature: BitString::from_bytes(&signature.to_vec()).map_err(|_| Error::Build)?,
+            signature: BitString::from_bytes(&signature).map_err(|_| Error::Build)?,
         };
         Ok(CertificateRevocationListDer::from(
             list.to_der().map_err(|_| Error::Build)?,

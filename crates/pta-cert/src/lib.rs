@@ -7,7 +7,8 @@
 //! - agent keys ([`KeyPair`], RSA 3072 by default, PKCS#8 PEM in a redacting [`SecretPem`]) and
 //!   CSRs ([`Csr`], PKCS#10, signed with the key);
 //! - the [`Authority`]: a self-signed CA or an intermediate under an offline root, issuing agent
-//!   and server certificates from verified CSRs, and signing CRLs ([`Authority::crl`]);
+//!   and server certificates from verified CSRs, and signing CRLs ([`Authority::crl`]) with
+//!   aws-lc-rs (see [Signing backend](#signing-backend));
 //! - the [`RenewalPolicy`], a pure function of validity, `now` and a jitter seed;
 //! - rustls configs for both ends ([`server_config`], [`client_config`]) and the tenant binding
 //!   of a verified peer ([`TenantTrust::identify`] giving an [`AgentIdentity`]);
@@ -79,9 +80,32 @@
 //! # Ok::<(), pta_cert::Error>(())
 //! ```
 //!
+//! # Signing backend
+//!
+//! Two RSA implementations are used, each where it fits:
+//!
+//! - The [`Authority`] signs certificates and CRLs with **aws-lc-rs** (`RsaKeyPair`, PKCS#1
+//!   v1.5 with SHA-256): its private-key operation is constant-time and, on the project machine,
+//!   about 8 times faster than rsa 0.10's at 3072 bits, which is what keeps "verify a CSR and
+//!   issue" under 5 ms with the default RSA-3072 CA key (see `BENCHMARKS.md`). The CA key is
+//!   loaded into aws-lc once, when the authority is created or rebuilt with
+//!   [`Authority::from_parts`]; a key aws-lc refuses is [`Error::InvalidPrivateKey`].
+//! - The RustCrypto **`rsa`** crate generates keys, reads and writes PKCS#8, signs agents' CSRs
+//!   (once per registration or renewal, on the agent) and verifies every signature this crate
+//!   checks (CSRs).
+//!
+//! PKCS#1 v1.5 signatures are deterministic, so both produce the same bytes for the same key and
+//! message; the unit tests check that, and the integration tests check certificates and CRLs with
+//! the openssl CLI. RUSTSEC-2023-0071 (the Marvin timing attack) is filed against `rsa` with no
+//! fixed release: rsa 0.10 blinds its private-key operation, but the CA key, the one long-lived
+//! key that signs on request, now goes through aws-lc's constant-time code. Audit tools still
+//! list the advisory, since `rsa` remains a dependency for the other uses.
+//!
 //! # Feature flags
 //!
-//! None. rustls is used with its aws-lc-rs provider, passed explicitly to every config.
+//! None. aws-lc-rs is always on: rustls already links it in every runtime (rustls is used with
+//! its aws-lc-rs provider, passed explicitly to every config), so signing with it adds no
+//! dependency and a feature to switch back to the slower signer would buy nothing.
 #![forbid(unsafe_code)]
 
 mod authority;
@@ -93,6 +117,7 @@ mod key;
 mod pem;
 mod policy;
 mod renewal;
+mod signer;
 #[cfg(unix)]
 mod store;
 mod tls;
