@@ -52,6 +52,53 @@ pub enum ServiceError {
         limit: u32,
     },
 
+    /// The certificate signing request is not valid DER or PEM PKCS#10 (or is longer than
+    /// [`pta_cert::MAX_CSR_LEN`]).
+    ///
+    /// Refuse the registration; the agent must send a well-formed CSR. The token was not spent.
+    #[error("malformed certificate signing request")]
+    MalformedCsr,
+
+    /// The CSR's signature does not verify with its own public key: no proof of possession of
+    /// the key.
+    ///
+    /// Refuse the registration; do not retry with the same CSR. The token was not spent.
+    #[error("the CSR signature does not verify (no proof of possession)")]
+    CsrSignatureInvalid,
+
+    /// The CSR is signed with an algorithm the service does not accept (only
+    /// sha256/384/512WithRSAEncryption are).
+    ///
+    /// Refuse the registration; the agent must sign its CSR with one of those. The token was
+    /// not spent.
+    #[error("unsupported CSR signature algorithm")]
+    UnsupportedCsrAlgorithm,
+
+    /// The CSR's public key breaks the key policy (RSA, 2048 to 8192 bits, e = 65537); the
+    /// violation says how.
+    ///
+    /// Refuse the registration; the agent must generate a key that complies. The token was not
+    /// spent.
+    #[error("key policy violated: {0}")]
+    KeyPolicy(pta_cert::KeyPolicyViolation),
+
+    /// The software version an agent reported is empty, longer than
+    /// [`MAX_SOFTWARE_VERSION_LEN`](crate::MAX_SOFTWARE_VERSION_LEN) bytes, or not printable
+    /// ASCII.
+    ///
+    /// Refuse the request; the agent must report a plain version string. Nothing was changed.
+    #[error("invalid agent software version")]
+    InvalidSoftwareVersion,
+
+    /// A tenant's issuing authority could not be created, loaded from the store, or used to
+    /// issue (an unusable key, a stored certificate that does not match its key, a failed
+    /// signature, the random generator).
+    ///
+    /// Not the agent's fault: answer "try again later" and alert the operator. If it persists
+    /// for one tenant, its stored authority is damaged (restore a backup).
+    #[error("tenant issuing authority failed")]
+    Authority(#[source] pta_cert::Error),
+
     /// No tenant with this id exists.
     ///
     /// Check the id; nothing was changed.

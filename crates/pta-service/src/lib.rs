@@ -1,13 +1,14 @@
-//! The cloud side of pass-through authentication. **For now this crate holds only the
-//! service's state layer**: tenants and their issuing authorities, registration tokens, the
-//! agent registry, revocations with CRL numbers, and the audit log, behind the [`Store`]
-//! trait, with [`SqliteStore`] (one file, the default) and [`MemoryStore`] (tests, demos).
+//! The cloud side of pass-through authentication. **For now this crate holds the service's
+//! state layer and agent registration**: tenants and their issuing authorities, registration
+//! tokens, the agent registry, revocations with CRL numbers, and the audit log, behind the
+//! [`Store`] trait, with [`SqliteStore`] (one file, the default) and [`MemoryStore`] (tests,
+//! demos); and the [`Registrar`], which creates tenants with their CA and turns a registration
+//! token and a CSR into an agent certificate through `pta-cert`.
 //!
 //! Still to come on top of it (see the design's crate map): the agent listener (mutual TLS,
-//! heartbeats, source-change alerts), registration and renewal handlers (CSR checks,
-//! certificate issuance through `pta-cert`), the dispatcher, the sign-in pipeline
-//! (lockout, seal, dispatch, verdict) and the HTTP API. Nothing here opens a socket or runs a
-//! listener yet.
+//! heartbeats, source-change alerts), renewal, the dispatcher, the sign-in pipeline (lockout,
+//! seal, dispatch, verdict) and the HTTP API (which will call the [`Registrar`]). Nothing here
+//! opens a socket or runs a listener.
 //!
 //! # What is here
 //!
@@ -22,6 +23,10 @@
 //!   ([`DEFAULT_AGENT_LIMIT`]).
 //! - [`AuditEvent`]: time, tenant, login, agent, kind, outcome, latency, source; no field
 //!   for a password or a token.
+//! - [`Registrar`]: [`create_tenant`](Registrar::create_tenant) (self-signed RSA-3072 CA,
+//!   stored through the [`Store`]) and [`register`](Registrar::register) (token and CSR
+//!   checks, agent limit before the token is spent, atomic consumption, issuance, agent record,
+//!   audit event), giving a [`Registration`].
 //!
 //! # Time
 //!
@@ -76,6 +81,7 @@ mod hex;
 mod id;
 mod limit;
 mod memory;
+mod registration;
 mod revocation;
 mod schema;
 mod source_change;
@@ -94,6 +100,9 @@ pub use error::{ServiceError, TokenError};
 pub use id::{AgentId, TenantId};
 pub use limit::check_agent_limit;
 pub use memory::MemoryStore;
+pub use registration::{
+    CsrInput, MAX_SOFTWARE_VERSION_LEN, PresentedToken, Registrar, Registration,
+};
 pub use revocation::{Revocation, RevocationReason};
 pub use source_change::SourceChange;
 pub use sqlite::SqliteStore;

@@ -204,6 +204,18 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, ServiceError> {
+        let s = self.lock();
+        // `TokenHash` equality is constant-time; every stored hash is compared.
+        let mut found = None;
+        for t in &s.tokens {
+            if t.hash == *hash {
+                found = Some(t.clone());
+            }
+        }
+        Ok(found)
+    }
+
     async fn consume_token(&self, hash: &TokenHash, now: u64) -> Result<TokenRecord, ServiceError> {
         let mut s = self.lock();
         // `TokenHash` equality is constant-time; every stored hash is compared.

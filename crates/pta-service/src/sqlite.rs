@@ -627,6 +627,19 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, ServiceError> {
+        let hash = *hash;
+        self.call(move |conn| {
+            // As in `consume_token`: an index lookup, then a constant-time comparison.
+            let sql = format!("SELECT {TOKEN_COLUMNS} FROM registration_tokens WHERE hash = ?1");
+            Ok(
+                first(conn, &sql, [hash.as_bytes().as_slice()], token_from_row)?
+                    .filter(|r| r.hash == hash),
+            )
+        })
+        .await
+    }
+
     async fn consume_token(&self, hash: &TokenHash, now: u64) -> Result<TokenRecord, ServiceError> {
         let hash = *hash;
         self.call(move |conn| {

@@ -136,6 +136,11 @@ pub trait Store: Send + Sync {
     /// [`ServiceError::UnknownTenant`], [`ServiceError::TokenExists`].
     async fn insert_token(&self, token: &TokenRecord) -> Result<(), ServiceError>;
 
+    /// The token with this hash, as stored, without changing it (used or not, expired or
+    /// not). Registration reads it to learn the tenant and refuse early, before it consumes
+    /// the token; only [`consume_token`](Self::consume_token) decides who gets to use it.
+    async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, ServiceError>;
+
     /// Checks the token with this hash at `now` and marks it used, atomically. Returns the
     /// record as it was before (its tenant is the one to register with).
     ///

@@ -8,6 +8,7 @@
 mod agents;
 mod audit;
 mod migrations;
+mod registration;
 mod restart;
 mod secrets;
 mod support;
