@@ -113,6 +113,7 @@ mod recipient;
 mod reply;
 #[cfg(feature = "aws-lc")]
 mod rsa_aws_lc;
+mod rsa_oaep;
 mod rsa_rustcrypto;
 mod sealer;
 mod secret;

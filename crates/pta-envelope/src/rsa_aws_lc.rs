@@ -8,8 +8,8 @@ use aws_lc_rs::rsa::{
 use rsa::pkcs8::EncodePublicKey;
 use zeroize::Zeroizing;
 
-use crate::rsa_rustcrypto::{key32, parse_private, parse_public};
-use crate::stanza::GRANT_LABEL;
+use crate::rsa_oaep::{self, OaepDecrypt, OaepEncrypt};
+use crate::rsa_rustcrypto::{parse_private, parse_public};
 use crate::{
     AgentIdentity, AgentRecipient, ContentKey, Identity, KeyError, KeyId, OpenError, Recipient,
     SealError, SessionKey, Stanza,
@@ -65,13 +65,19 @@ impl AwsLcRsaRecipient {
     }
 }
 
+impl OaepEncrypt for AwsLcRsaRecipient {
+    fn id(&self) -> &KeyId {
+        &self.id
+    }
+
+    fn oaep_encrypt(&self, plain: &[u8], label: Option<&[u8]>) -> Result<Vec<u8>, SealError> {
+        self.encrypt(plain, label)
+    }
+}
+
 impl Recipient for AwsLcRsaRecipient {
     fn wrap(&self, key: &ContentKey, _nonce: &[u8; 12]) -> Result<Stanza, SealError> {
-        let ciphertext = self.encrypt(key.expose(), None)?;
-        Ok(Stanza::RsaOaep {
-            key_tag: self.id.tag(),
-            ciphertext,
-        })
+        rsa_oaep::wrap(self, key)
     }
 }
 
@@ -81,11 +87,7 @@ impl AgentRecipient for AwsLcRsaRecipient {
     }
 
     fn grant(&self, key: &SessionKey) -> Result<Stanza, SealError> {
-        let ciphertext = self.encrypt(key.expose(), Some(GRANT_LABEL))?;
-        Ok(Stanza::SessionKeyGrant {
-            key_tag: self.id.tag(),
-            ciphertext,
-        })
+        rsa_oaep::grant(self, key)
     }
 }
 
@@ -140,19 +142,23 @@ impl AwsLcRsaIdentity {
     }
 }
 
+impl OaepDecrypt for AwsLcRsaIdentity {
+    fn id(&self) -> &KeyId {
+        &self.id
+    }
+
+    fn oaep_decrypt(
+        &self,
+        ct: &[u8],
+        label: Option<&[u8]>,
+    ) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+        self.decrypt(ct, label)
+    }
+}
+
 impl Identity for AwsLcRsaIdentity {
     fn unwrap(&self, stanza: &Stanza, _nonce: &[u8; 12]) -> Option<Result<ContentKey, OpenError>> {
-        match stanza {
-            Stanza::RsaOaep {
-                key_tag,
-                ciphertext,
-            } if self.id.tag_matches(key_tag) => Some(
-                self.decrypt(ciphertext, None)
-                    .and_then(|p| key32(&p))
-                    .map(|k| ContentKey::from_bytes(*k)),
-            ),
-            _ => None,
-        }
+        rsa_oaep::unwrap(self, stanza)
     }
 }
 
@@ -162,16 +168,6 @@ impl AgentIdentity for AwsLcRsaIdentity {
     }
 
     fn open_grant(&self, stanza: &Stanza) -> Option<Result<SessionKey, OpenError>> {
-        match stanza {
-            Stanza::SessionKeyGrant {
-                key_tag,
-                ciphertext,
-            } if self.id.tag_matches(key_tag) => Some(
-                self.decrypt(ciphertext, Some(GRANT_LABEL))
-                    .and_then(|p| key32(&p))
-                    .map(|k| SessionKey::from_bytes(*k)),
-            ),
-            _ => None,
-        }
+        rsa_oaep::open_grant(self, stanza)
     }
 }

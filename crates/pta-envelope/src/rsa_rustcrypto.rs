@@ -8,7 +8,7 @@ use rsa::{Oaep, PrivateKey, PublicKey};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::stanza::GRANT_LABEL;
+use crate::rsa_oaep::{self, OaepDecrypt, OaepEncrypt};
 use crate::{
     AgentIdentity, AgentRecipient, ContentKey, Identity, KeyError, KeyId, OpenError, Recipient,
     SealError, SessionKey, Stanza,
@@ -35,16 +35,6 @@ fn key_id(key: &PublicKey) -> Result<KeyId, KeyError> {
     }
     let der = key.to_public_key_der().map_err(|_| KeyError::Malformed)?;
     Ok(KeyId::of_spki(der.as_bytes()))
-}
-
-/// The 32-byte plaintext of an RSA stanza, or [`OpenError::Decrypt`].
-pub(crate) fn key32(plain: &[u8]) -> Result<Zeroizing<[u8; 32]>, OpenError> {
-    let mut k = Zeroizing::new([0u8; 32]);
-    if plain.len() != 32 {
-        return Err(OpenError::Decrypt);
-    }
-    k.copy_from_slice(plain);
-    Ok(k)
 }
 
 /// An agent's RSA public key (RustCrypto backend): seals content keys (RSA-OAEP-256) and
@@ -107,13 +97,19 @@ impl RsaRecipient {
     }
 }
 
+impl OaepEncrypt for RsaRecipient {
+    fn id(&self) -> &KeyId {
+        &self.id
+    }
+
+    fn oaep_encrypt(&self, plain: &[u8], label: Option<&[u8]>) -> Result<Vec<u8>, SealError> {
+        self.encrypt(plain, label)
+    }
+}
+
 impl Recipient for RsaRecipient {
     fn wrap(&self, key: &ContentKey, _nonce: &[u8; 12]) -> Result<Stanza, SealError> {
-        let ciphertext = self.encrypt(key.expose(), None)?;
-        Ok(Stanza::RsaOaep {
-            key_tag: self.id.tag(),
-            ciphertext,
-        })
+        rsa_oaep::wrap(self, key)
     }
 }
 
@@ -123,11 +119,7 @@ impl AgentRecipient for RsaRecipient {
     }
 
     fn grant(&self, key: &SessionKey) -> Result<Stanza, SealError> {
-        let ciphertext = self.encrypt(key.expose(), Some(GRANT_LABEL))?;
-        Ok(Stanza::SessionKeyGrant {
-            key_tag: self.id.tag(),
-            ciphertext,
-        })
+        rsa_oaep::grant(self, key)
     }
 }
 
@@ -222,19 +214,23 @@ impl RsaIdentity {
     }
 }
 
+impl OaepDecrypt for RsaIdentity {
+    fn id(&self) -> &KeyId {
+        &self.id
+    }
+
+    fn oaep_decrypt(
+        &self,
+        ct: &[u8],
+        label: Option<&[u8]>,
+    ) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+        self.decrypt(ct, label)
+    }
+}
+
 impl Identity for RsaIdentity {
     fn unwrap(&self, stanza: &Stanza, _nonce: &[u8; 12]) -> Option<Result<ContentKey, OpenError>> {
-        match stanza {
-            Stanza::RsaOaep {
-                key_tag,
-                ciphertext,
-            } if self.id.tag_matches(key_tag) => Some(
-                self.decrypt(ciphertext, None)
-                    .and_then(|p| key32(&p))
-                    .map(|k| ContentKey::from_bytes(*k)),
-            ),
-            _ => None,
-        }
+        rsa_oaep::unwrap(self, stanza)
     }
 }
 
@@ -244,16 +240,6 @@ impl AgentIdentity for RsaIdentity {
     }
 
     fn open_grant(&self, stanza: &Stanza) -> Option<Result<SessionKey, OpenError>> {
-        match stanza {
-            Stanza::SessionKeyGrant {
-                key_tag,
-                ciphertext,
-            } if self.id.tag_matches(key_tag) => Some(
-                self.decrypt(ciphertext, Some(GRANT_LABEL))
-                    .and_then(|p| key32(&p))
-                    .map(|k| SessionKey::from_bytes(*k)),
-            ),
-            _ => None,
-        }
+        rsa_oaep::open_grant(self, stanza)
     }
 }
