@@ -1,6 +1,7 @@
 //! Plumbing shared by both sessions: frame reader, transmit buffer, heartbeat and idle timers,
 //! counters.
 
+use crate::codes::CloseReason;
 use crate::error::Error;
 use crate::frame::FrameDecoder;
 use crate::message::Message;
@@ -35,12 +36,6 @@ pub(crate) struct Conn {
     pub(crate) handshake_deadline: u64,
     next_ping: u64,
     pub(crate) stats: Stats,
-}
-
-pub(crate) enum TimerAction {
-    None,
-    HandshakeTimeout,
-    IdleTimeout,
 }
 
 impl Conn {
@@ -107,13 +102,16 @@ impl Conn {
         n
     }
 
-    /// Handshake and idle checks, and a `Ping` when nothing was sent for an interval.
-    pub(crate) fn on_timeout(&mut self, now: u64) -> TimerAction {
+    /// Handshake and idle checks, and a `Ping` when nothing was sent for an interval. Returns
+    /// the reason and error to close with when the handshake or idle timer has run out.
+    pub(crate) fn on_timeout(&mut self, now: u64) -> Option<(CloseReason, Error)> {
         match self.heartbeat {
-            None if now >= self.handshake_deadline => TimerAction::HandshakeTimeout,
-            None => TimerAction::None,
+            None if now >= self.handshake_deadline => {
+                Some((CloseReason::HandshakeTimeout, Error::HandshakeTimeout))
+            }
+            None => None,
             Some((_, idle)) if now >= self.last_recv.saturating_add(idle) => {
-                TimerAction::IdleTimeout
+                Some((CloseReason::IdleTimeout, Error::IdleTimeout))
             }
             Some((interval, _)) => {
                 if now >= self.last_sent.saturating_add(interval) {
@@ -125,7 +123,7 @@ impl Conn {
                         self.last_sent = now;
                     }
                 }
-                TimerAction::None
+                None
             }
         }
     }

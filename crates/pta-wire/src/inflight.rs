@@ -105,7 +105,8 @@ impl InFlight {
     }
 
     /// Removes every entry whose deadline is at or before `now`, calling `f` once for each.
-    pub(crate) fn expire(&mut self, now: u64, mut f: impl FnMut(RequestId)) {
+    pub(crate) fn expire(&mut self, now: u64, mut f: impl FnMut(RequestId)) -> u64 {
+        let mut expired = 0u64;
         self.clean_top();
         while let Some(Reverse((d, id))) = self.heap.peek().copied() {
             if d > now {
@@ -115,10 +116,12 @@ impl InFlight {
             if self.map.get(&id).is_some_and(|(dd, _)| *dd == d) {
                 self.map.remove(&id);
                 self.remember_expired(id);
+                expired += 1;
                 f(id);
             }
             self.clean_top();
         }
+        expired
     }
 
     fn remember_expired(&mut self, id: RequestId) {

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use crate::codes::{Capabilities, CloseReason, RequestId};
 use crate::config::{ServiceConfig, clamp_frame_size, truncate_utf8};
-use crate::conn::{Conn, Stats, TimerAction, earliest, unix_to_local};
+use crate::conn::{Conn, Stats, earliest, unix_to_local};
 use crate::error::Error;
 use crate::inflight::{InFlight, Lookup, ReqKind};
 use crate::message::{
@@ -414,30 +414,12 @@ impl ServiceSession {
         if self.state == ServiceState::Closed {
             return;
         }
-        match self.conn.on_timeout(now) {
-            TimerAction::HandshakeTimeout => {
-                return self.close_with(
-                    now,
-                    CloseReason::HandshakeTimeout,
-                    false,
-                    Some(Error::HandshakeTimeout),
-                );
-            }
-            TimerAction::IdleTimeout => {
-                return self.close_with(
-                    now,
-                    CloseReason::IdleTimeout,
-                    false,
-                    Some(Error::IdleTimeout),
-                );
-            }
-            TimerAction::None => {}
+        if let Some((reason, error)) = self.conn.on_timeout(now) {
+            return self.close_with(now, reason, false, Some(error));
         }
-        let mut expired = 0u64;
         let events = &mut self.events;
-        self.in_flight.expire(now, |id| {
-            expired += 1;
-            events.push_back(ServiceEvent::RequestTimedOut(id));
+        let expired = self.in_flight.expire(now, |id| {
+            events.push_back(ServiceEvent::RequestTimedOut(id))
         });
         self.conn.stats.requests_timed_out =
             self.conn.stats.requests_timed_out.saturating_add(expired);
