@@ -68,6 +68,7 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+mod binding;
 mod cbor;
 mod codes;
 mod config;
@@ -82,6 +83,7 @@ mod service;
 pub mod fuzzing;
 
 pub use agent::{AgentEvent, AgentSession, AgentState};
+pub use binding::{Operation, envelope_binding, warnings_mac_input};
 pub use codes::{Capabilities, CloseReason, ErrorCode, RequestId, Verdict, Warning, WarningKind};
 pub use config::{AgentConfig, DEFAULT_MAX_FRAME_SIZE, PROTOCOL_VERSION, ServiceConfig};
 pub use conn::Stats;
