@@ -1,14 +1,42 @@
-//! The cloud side of pass-through authentication. **For now this crate holds the service's
-//! state layer and agent registration**: tenants and their issuing authorities, registration
-//! tokens, the agent registry, revocations with CRL numbers, and the audit log, behind the
-//! [`Store`] trait, with [`SqliteStore`] (one file, the default) and [`MemoryStore`] (tests,
-//! demos); and the [`Registrar`], which creates tenants with their CA and turns a registration
-//! token and a CSR into an agent certificate through `pta-cert`.
+//! The cloud side of pass-through authentication: the service's state layer, agent
+//! registration, and the running service (agent listener, registry, dispatcher, sign-in
+//! pipeline, renewal, revocation, status sweep, audit, metrics).
 //!
-//! Still to come on top of it (see the design's crate map): the agent listener (mutual TLS,
-//! heartbeats, source-change alerts), renewal, the dispatcher, the sign-in pipeline (lockout,
-//! seal, dispatch, verdict) and the HTTP API (which will call the [`Registrar`]). Nothing here
-//! opens a socket or runs a listener.
+//! The state lives behind the [`Store`] trait, with [`SqliteStore`] (one file, the default) and
+//! [`MemoryStore`] (tests, demos): tenants and their issuing authorities, the deployment's
+//! service CA, registration tokens, the agent registry, revocations with CRL numbers, and the
+//! audit log. The [`Registrar`] creates tenants with their CA and turns a registration token and
+//! a CSR into an agent certificate through `pta-cert`. [`Service`] runs on top of them; the
+//! HTTP layer (registration endpoint, sign-in and admin APIs, CRL, metrics) and the binary are
+//! not in this crate: they call [`Service`]'s methods and serve
+//! [`Service::https_server_config`].
+//!
+//! # The running service
+//!
+//! ```text
+//!   Service::start: service CA (created once, kept in the store) -> TLS server certificate
+//!                   -> every tenant's CA + CRL -> agent listener + background tasks
+//!
+//!   agent --TLS 1.3, client cert, ALPN pta/1--> listener --identify + registry check-->
+//!         one task per connection driving a pta_wire::ServiceSession
+//!         (Hello, heartbeats, requests, RenewRequest; last seen written at most every 30 s)
+//!
+//!   sign_in: validate -> lockout (pta-lockout) -> pick (two random live connections, the
+//!            less loaded) -> seal (pta-envelope Sealer, binding of PROTOCOL.md 12) -> send
+//!            -> verdict + reply MAC -> lockout record -> audit (queued, written in batches)
+//!            UnknownSessionKey: resend once with the grant, same agent.
+//!            Connection lost before a verdict: retry once on another agent.
+//!            Never retried: a verdict, a timeout, any other agent error.
+//!
+//!   background: store poll every second (tenants and revocations made by other processes:
+//!               new CRL, new listener config, revoked connections closed), status sweep every
+//!               30 s, audit and token pruning, CRLs signed again daily.
+//! ```
+//!
+//! Revocation ([`Service::revoke_agent`], or [`revoke_agent_in_store`] from another process)
+//! marks the agent revoked, adds its serial to the tenant's CRL, closes its live connections
+//! with `CloseReason::Revoked` (milliseconds in-process, within the poll interval otherwise)
+//! and refuses its reconnections and renewals.
 //!
 //! # What is here
 //!
@@ -27,11 +55,23 @@
 //!   stored through the [`Store`]) and [`register`](Registrar::register) (token and CSR
 //!   checks, agent limit before the token is spent, atomic consumption, issuance, agent record,
 //!   audit event), giving a [`Registration`].
+//! - [`Service`] with [`ServiceOptions`], [`Clock`] ([`SystemClock`], [`ManualClock`]),
+//!   [`Password`], [`ClientContext`], [`SignInResult`], [`DecidedBy`], [`SignInError`],
+//!   [`AgentView`]; [`Service::metrics_text`] gives the Prometheus text exposition
+//!   (`pta_sign_ins_total{verdict}`, `pta_sign_in_errors_total{kind}`,
+//!   `pta_sign_in_duration_seconds`, `pta_agents_connected{tenant}`,
+//!   `pta_agent_connections_total`, `pta_agent_source_changes_total{kind}`,
+//!   `pta_bad_replies_total`, `pta_unknown_replies_total`, `pta_audit_dropped_total`,
+//!   `pta_renewals_total{result}`).
+//! - [`ServiceCa`], [`load_or_create_service_ca`], [`create_join_token`],
+//!   [`revoke_agent_in_store`]: what offline admin commands run against the store.
 //!
 //! # Time
 //!
-//! Every time in this crate is a `u64` count of **milliseconds since the Unix epoch**, passed
-//! in by the caller. Nothing here reads a clock.
+//! Every time in this crate is a `u64` count of **milliseconds since the Unix epoch**. The
+//! state layer and the policies take it as a parameter; the [`Service`] reads it from the
+//! [`Clock`] it was started with (sessions and the sealer use the monotonic clock). rustls
+//! checks certificate and CRL validity against the system clock.
 //!
 //! # Use
 //!
@@ -67,6 +107,12 @@
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(demo()).unwrap();
 //! ```
 //!
+//! # Logging
+//!
+//! Through `tracing`: connections accepted, refused and closed, agent id, tenant, errors, sign-in
+//! verdicts with their request id. Never a password, a token or a key (tested by capturing the
+//! logs).
+//!
 //! # Feature flags
 //!
 //! None. SQLite is compiled in (rusqlite's `bundled` feature).
@@ -83,6 +129,7 @@ mod limit;
 mod memory;
 mod registration;
 mod revocation;
+mod runtime;
 mod schema;
 mod source_change;
 mod sqlite;
@@ -104,6 +151,11 @@ pub use registration::{
     CsrInput, MAX_SOFTWARE_VERSION_LEN, PresentedToken, Registrar, Registration,
 };
 pub use revocation::{Revocation, RevocationReason};
+pub use runtime::{
+    AgentView, ClientContext, Clock, DecidedBy, ManualClock, Password, Service, ServiceCa,
+    ServiceOptions, SignInError, SignInResult, SystemClock, create_join_token,
+    load_or_create_service_ca, revoke_agent_in_store,
+};
 pub use source_change::SourceChange;
 pub use sqlite::SqliteStore;
 pub use status::{Liveness, StatusPolicy, Transition};

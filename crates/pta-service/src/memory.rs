@@ -27,6 +27,7 @@ struct Inner {
     /// Events by (time, append sequence).
     audit: BTreeMap<(u64, u64), AuditEvent>,
     audit_seq: u64,
+    service_authority: Option<Authority>,
 }
 
 #[derive(Debug)]
@@ -111,6 +112,21 @@ impl Store for MemoryStore {
 
     async fn authority(&self, tenant: &TenantId) -> Result<Option<Authority>, ServiceError> {
         Ok(self.lock().tenants.get(tenant).map(|t| t.authority.clone()))
+    }
+
+    async fn service_authority(&self) -> Result<Option<Authority>, ServiceError> {
+        Ok(self.lock().service_authority.clone())
+    }
+
+    async fn init_service_authority(
+        &self,
+        authority: &Authority,
+    ) -> Result<Authority, ServiceError> {
+        Ok(self
+            .lock()
+            .service_authority
+            .get_or_insert_with(|| authority.clone())
+            .clone())
     }
 
     async fn insert_agent(&self, agent: &AgentRecord) -> Result<(), ServiceError> {

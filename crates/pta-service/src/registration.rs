@@ -317,7 +317,7 @@ impl Registrar {
     }
 
     /// Rebuilds `tenant`'s authority from the store (certificate DER or PEM, key PKCS#8 PEM).
-    async fn load_authority(
+    pub(crate) async fn load_authority(
         &self,
         store: &dyn Store,
         tenant: &TenantId,
@@ -381,7 +381,7 @@ fn check_software_version(version: &str) -> Result<(), ServiceError> {
 }
 
 /// Unix milliseconds as a `SystemTime`, for pta-cert.
-fn system_time(now: u64) -> Result<SystemTime, ServiceError> {
+pub(crate) fn system_time(now: u64) -> Result<SystemTime, ServiceError> {
     UNIX_EPOCH
         .checked_add(Duration::from_millis(now))
         .ok_or(ServiceError::OutOfRange { field: "now" })

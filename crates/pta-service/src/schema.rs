@@ -66,6 +66,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_events_by_tenant ON audit_events (tenant_id, time, id);
     CREATE INDEX audit_events_by_time ON audit_events (time, id);
     ",
+    // 2: the deployment's service CA (one row).
+    "
+    CREATE TABLE service_authority (
+        id             INTEGER PRIMARY KEY CHECK (id = 1),
+        ca_certificate BLOB    NOT NULL,
+        ca_key         BLOB    NOT NULL
+    ) STRICT;
+    ",
 ];
 
 /// The schema version this build writes: the number of migrations.

@@ -157,6 +157,15 @@ fn create_private(path: &Path) -> Result<(), ServiceError> {
     }
 }
 
+/// The service authority from a `(ca_certificate, ca_key)` row.
+fn service_authority_from_row(row: &Row<'_>) -> Result<Authority, ServiceError> {
+    let key = row
+        .get_ref(1)
+        .and_then(|v| Ok(v.as_blob()?.to_vec()))
+        .map_err(backend)?;
+    Ok(Authority::new(get(row, 0)?, CaKey::new(key)))
+}
+
 /// Wraps a database error.
 pub(crate) fn backend(e: rusqlite::Error) -> ServiceError {
     ServiceError::Backend(Box::new(e))
@@ -440,6 +449,48 @@ impl Store for SqliteStore {
                     Ok(Authority::new(get(row, 0)?, CaKey::new(key)))
                 },
             )
+        })
+        .await
+    }
+
+    async fn service_authority(&self) -> Result<Option<Authority>, ServiceError> {
+        self.call(move |conn| {
+            first(
+                conn,
+                "SELECT ca_certificate, ca_key FROM service_authority WHERE id = 1",
+                [],
+                service_authority_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn init_service_authority(
+        &self,
+        authority: &Authority,
+    ) -> Result<Authority, ServiceError> {
+        let authority = authority.clone();
+        self.call(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO service_authority (id, ca_certificate, ca_key) \
+                 VALUES (1, ?1, ?2)",
+                params![authority.certificate, authority.key.expose()],
+            )
+            .map_err(backend)?;
+            let stored = first(
+                &tx,
+                "SELECT ca_certificate, ca_key FROM service_authority WHERE id = 1",
+                [],
+                service_authority_from_row,
+            )?
+            .ok_or(ServiceError::Corrupt {
+                what: "service authority",
+            })?;
+            tx.commit().map_err(backend)?;
+            Ok(stored)
         })
         .await
     }

@@ -77,6 +77,22 @@ pub trait Store: Send + Sync {
     /// The tenant's issuing authority.
     async fn authority(&self, tenant: &TenantId) -> Result<Option<Authority>, ServiceError>;
 
+    // ----- the service authority -----
+
+    /// The deployment's service CA (one per store), if it was created: the CA that issues the
+    /// service's TLS server certificates and whose SHA-256 join tokens pin. The same
+    /// confidentiality contract as a tenant's CA key applies to its key.
+    async fn service_authority(&self) -> Result<Option<Authority>, ServiceError>;
+
+    /// Stores `authority` as the service CA unless one is already stored, atomically, and
+    /// returns the one stored afterwards: `authority` if this call created it, the earlier one
+    /// otherwise. Of concurrent callers (on any number of processes sharing the store), exactly
+    /// one wins and all get the winner.
+    async fn init_service_authority(
+        &self,
+        authority: &Authority,
+    ) -> Result<Authority, ServiceError>;
+
     // ----- agents -----
 
     /// Registers an agent, if its tenant has fewer agents counting toward the limit

@@ -1,0 +1,219 @@
+//! Counters of the running service and their Prometheus text exposition (written by hand: the
+//! format is a few lines of text).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+/// Upper bounds of the sign-in latency histogram, seconds.
+const BUCKETS_S: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// A counter per label value.
+#[derive(Debug, Default)]
+struct Labelled(Mutex<BTreeMap<&'static str, u64>>);
+
+impl Labelled {
+    fn inc(&self, label: &'static str) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *map.entry(label).or_insert(0) += 1;
+    }
+
+    fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.iter().map(|(k, v)| (*k, *v)).collect()
+    }
+}
+
+/// Every counter the runtime keeps. Cheap to update from any task.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    sign_ins: Labelled,
+    sign_in_errors: Labelled,
+    /// Cumulative-per-bucket is computed at render time; these are per-bucket counts, the last
+    /// slot being `+Inf`.
+    duration_buckets: [AtomicU64; BUCKETS_S.len() + 1],
+    duration_sum_us: AtomicU64,
+    duration_count: AtomicU64,
+    pub(crate) agent_connections: AtomicU64,
+    source_changes: Labelled,
+    pub(crate) bad_replies: AtomicU64,
+    pub(crate) unknown_replies: AtomicU64,
+    pub(crate) audit_dropped: AtomicU64,
+    renewals: Labelled,
+}
+
+impl Metrics {
+    /// A sign-in reached `verdict` (a stable snake-case label).
+    pub(crate) fn sign_in(&self, verdict: &'static str) {
+        self.sign_ins.inc(verdict);
+    }
+
+    /// A sign-in failed with `kind` (a stable snake-case label).
+    pub(crate) fn sign_in_error(&self, kind: &'static str) {
+        self.sign_in_errors.inc(kind);
+    }
+
+    /// A sign-in took `micros`.
+    pub(crate) fn sign_in_duration(&self, micros: u64) {
+        let secs = micros as f64 / 1e6;
+        let slot = BUCKETS_S
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(BUCKETS_S.len());
+        if let Some(c) = self.duration_buckets.get(slot) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        self.duration_sum_us.fetch_add(micros, Ordering::Relaxed);
+        self.duration_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A known agent turned up with a new source address (`new_source`) or key (`new_key`).
+    pub(crate) fn source_change(&self, kind: &'static str) {
+        self.source_changes.inc(kind);
+    }
+
+    /// A renewal ended with `result` (`ok`, `refused`, `failed`).
+    pub(crate) fn renewal(&self, result: &'static str) {
+        self.renewals.inc(result);
+    }
+
+    /// The text exposition; `connected` is the number of connected agents per tenant.
+    pub(crate) fn render(&self, connected: &[(String, usize)]) -> String {
+        let mut out = String::new();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        labelled(
+            &mut out,
+            "pta_sign_ins_total",
+            "Sign-ins that reached a verdict, by verdict.",
+            "verdict",
+            &self.sign_ins.snapshot(),
+        );
+        labelled(
+            &mut out,
+            "pta_sign_in_errors_total",
+            "Sign-ins that reached no verdict, by kind.",
+            "kind",
+            &self.sign_in_errors.snapshot(),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP pta_sign_in_duration_seconds Time from the call to the result of a sign-in.\n\
+             # TYPE pta_sign_in_duration_seconds histogram"
+        );
+        let mut cumulative = 0;
+        for (i, bound) in BUCKETS_S.iter().enumerate() {
+            cumulative += self.duration_buckets.get(i).map(load).unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "pta_sign_in_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        cumulative += self
+            .duration_buckets
+            .get(BUCKETS_S.len())
+            .map(load)
+            .unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "pta_sign_in_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+        );
+        let _ = writeln!(
+            out,
+            "pta_sign_in_duration_seconds_sum {}",
+            load(&self.duration_sum_us) as f64 / 1e6
+        );
+        let _ = writeln!(
+            out,
+            "pta_sign_in_duration_seconds_count {}",
+            load(&self.duration_count)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP pta_agents_connected Agents with at least one live connection, by tenant.\n\
+             # TYPE pta_agents_connected gauge"
+        );
+        for (tenant, n) in connected {
+            let _ = writeln!(out, "pta_agents_connected{{tenant=\"{tenant}\"}} {n}");
+        }
+        counter(
+            &mut out,
+            "pta_agent_connections_total",
+            "Agent connections accepted (after TLS and the registry check).",
+            load(&self.agent_connections),
+        );
+        labelled(
+            &mut out,
+            "pta_agent_source_changes_total",
+            "Known agents seen with a new source address or a new key, by kind.",
+            "kind",
+            &self.source_changes.snapshot(),
+        );
+        counter(
+            &mut out,
+            "pta_bad_replies_total",
+            "Agent replies whose MAC did not verify.",
+            load(&self.bad_replies),
+        );
+        counter(
+            &mut out,
+            "pta_unknown_replies_total",
+            "Agent replies for a request id the session did not have outstanding (dropped).",
+            load(&self.unknown_replies),
+        );
+        counter(
+            &mut out,
+            "pta_audit_dropped_total",
+            "Audit events dropped because the audit queue was full or the store failed.",
+            load(&self.audit_dropped),
+        );
+        labelled(
+            &mut out,
+            "pta_renewals_total",
+            "Certificate renewals over agent sessions, by result.",
+            "result",
+            &self.renewals.snapshot(),
+        );
+        out
+    }
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+    );
+}
+
+fn labelled(out: &mut String, name: &str, help: &str, label: &str, values: &[(&str, u64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (value, n) in values {
+        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+
+    #[test]
+    fn renders_counters_and_a_cumulative_histogram() {
+        let m = Metrics::default();
+        m.sign_in("success");
+        m.sign_in("success");
+        m.sign_in_error("timeout");
+        m.sign_in_duration(3_000);
+        m.sign_in_duration(20_000_000);
+        let text = m.render(&[("t1".to_owned(), 2)]);
+        assert!(text.contains("pta_sign_ins_total{verdict=\"success\"} 2"));
+        assert!(text.contains("pta_sign_in_errors_total{kind=\"timeout\"} 1"));
+        assert!(text.contains("pta_sign_in_duration_seconds_bucket{le=\"0.005\"} 1"));
+        assert!(text.contains("pta_sign_in_duration_seconds_bucket{le=\"10\"} 1"));
+        assert!(text.contains("pta_sign_in_duration_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(text.contains("pta_sign_in_duration_seconds_count 2"));
+        assert!(text.contains("pta_agents_connected{tenant=\"t1\"} 2"));
+        assert!(text.contains("pta_bad_replies_total 0"));
+    }
+}
