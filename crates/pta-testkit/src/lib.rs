@@ -74,6 +74,13 @@
 //! account gives for any password. Bind names accepted: UPN, `NAME@example.test`,
 //! `EXAMPLE\NAME`, the DN; a bare `NAME` or a mail address gives `52e`.
 //!
+//! # HTTP proxy ([`Tinyproxy`])
+//!
+//! A private tinyproxy on 127.0.0.1 (free port, clients from 127.0.0.1 only, `CONNECT` to any
+//! port), optionally requiring basic authentication, started in the foreground and killed by its
+//! process id on drop. Its log shows each `CONNECT`, so a test can prove that traffic went
+//! through it.
+//!
 //! # Environment
 //!
 //! `PTA_TESTKIT_DIR` (default `/var/tmp/pta-testkit`) holds the Samba lock, the pristine copy and
@@ -84,6 +91,7 @@
 
 mod error;
 mod process;
+mod proxy;
 mod samba;
 mod slapd;
 mod tls;
@@ -91,6 +99,7 @@ mod users;
 
 pub use error::{Error, Result};
 pub use process::{port_is_open, process_is_alive};
+pub use proxy::Tinyproxy;
 pub use samba::{SambaAd, StartReport, fixture_dir};
 pub use slapd::{Slapd, SlapdOptions};
 pub use tls::TestCa;
