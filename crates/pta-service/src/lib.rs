@@ -66,6 +66,14 @@
 //! - [`ServiceCa`], [`load_or_create_service_ca`], [`create_join_token`],
 //!   [`revoke_agent_in_store`]: what offline admin commands run against the store.
 //!
+//! # HTTP and configuration
+//!
+//! - [`http`]: the registration endpoint (PROTOCOL.md section 13.3) and the API (sign-in,
+//!   admin, CRL, metrics, health) as axum routers over the [`http::Api`] trait, and
+//!   [`http::HttpServer`] to serve them over rustls.
+//! - [`config`]: the service's TOML configuration ([`config::Config`]) with its environment
+//!   overrides and secrets, and [`config::Config::to_service_options`].
+//!
 //! # Time
 //!
 //! Every time in this crate is a `u64` count of **milliseconds since the Unix epoch**. The
@@ -122,8 +130,10 @@
 
 mod agent;
 mod audit;
+pub mod config;
 mod error;
 mod hex;
+pub mod http;
 mod id;
 mod limit;
 mod memory;

@@ -120,8 +120,8 @@ pub(crate) async fn issue_server_identity(
     })
 }
 
-/// The rustls config of the HTTPS listeners: TLS 1.3, no client authentication, ALPN `h2` and
-/// `http/1.1`, chain = [leaf, service CA] (PROTOCOL.md 13.2).
+/// The rustls config of the HTTPS listeners: TLS 1.3, no client authentication, ALPN `http/1.1`
+/// (the HTTP layer serves HTTP/1.1 only, so `h2` must not be negotiated), chain = [leaf, service CA] (PROTOCOL.md 13.2).
 pub(crate) fn https_config(
     identity: &ServerIdentity,
 ) -> Result<Arc<rustls::ServerConfig>, ServiceError> {
@@ -138,7 +138,7 @@ pub(crate) fn https_config(
         .with_no_client_auth()
         .with_single_cert(identity.chain.clone(), key)
         .map_err(tls)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 

@@ -17,7 +17,7 @@ use crate::rt_support::{Behaviour, bounded, connect, register, service, tenant, 
 use crate::support::T0;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn https_config_presents_the_service_ca_and_offers_h2() {
+async fn https_config_presents_the_service_ca_and_offers_http1_only() {
     bounded(async {
         let svc = service().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -40,7 +40,7 @@ async fn https_config_presents_the_service_ca_and_offers_h2() {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
-        config.alpn_protocols = vec![b"h2".to_vec()];
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         // Both default server names (a DNS SAN and an IP SAN) verify.
         for name in ["localhost", "127.0.0.1"] {
             let tcp = tokio::net::TcpStream::connect(addr).await;
@@ -52,7 +52,7 @@ async fn https_config_presents_the_service_ca_and_offers_h2() {
             tls.read_to_end(&mut got).await.unwrap();
             assert_eq!(got, b"ok");
             let (_, conn) = tls.get_ref();
-            assert_eq!(conn.alpn_protocol(), Some(&b"h2"[..]));
+            assert_eq!(conn.alpn_protocol(), Some(&b"http/1.1"[..]));
             let chain = conn.peer_certificates().unwrap();
             assert_eq!(chain.len(), 2);
             assert_eq!(chain[1], ca, "the service CA is not in the chain");
