@@ -20,12 +20,6 @@ async fn registration_happy_path_with_the_pinned_service_ca() {
     registration_happy_path_with_the_pinned_service_ca_on(Harness::start(generous()).await).await;
 }
 
-#[tokio::test]
-async fn registration_happy_path_with_the_pinned_service_ca_reference() {
-    registration_happy_path_with_the_pinned_service_ca_on(Harness::reference(generous()).await)
-        .await;
-}
-
 async fn registration_happy_path_with_the_pinned_service_ca_on(h: Harness) {
     let tenant = h.create_tenant("contoso").await;
     let token = h.create_token("contoso", None).await;
@@ -81,11 +75,6 @@ async fn a_wrong_pin_fails_the_handshake() {
     a_wrong_pin_fails_the_handshake_on(Harness::start(generous()).await).await;
 }
 
-#[tokio::test]
-async fn a_wrong_pin_fails_the_handshake_reference() {
-    a_wrong_pin_fails_the_handshake_on(Harness::reference(generous()).await).await;
-}
-
 async fn a_wrong_pin_fails_the_handshake_on(h: Harness) {
     let wrong = pinned_client([0x42; 32]);
     let result = try_send(
@@ -119,11 +108,6 @@ async fn a_wrong_pin_fails_the_handshake_on(h: Harness) {
 #[tokio::test]
 async fn every_registration_refusal() {
     every_registration_refusal_on(Harness::start(generous()).await).await;
-}
-
-#[tokio::test]
-async fn every_registration_refusal_reference() {
-    every_registration_refusal_on(Harness::reference(generous()).await).await;
 }
 
 async fn every_registration_refusal_on(h: Harness) {
@@ -215,11 +199,6 @@ async fn every_registration_refusal_on(h: Harness) {
 #[tokio::test]
 async fn registration_is_rate_limited() {
     registration_is_rate_limited_on(Harness::start(RateLimit::new(1, 3)).await).await;
-}
-
-#[tokio::test]
-async fn registration_is_rate_limited_reference() {
-    registration_is_rate_limited_on(Harness::reference(RateLimit::new(1, 3)).await).await;
 }
 
 async fn registration_is_rate_limited_on(h: Harness) {

@@ -48,10 +48,7 @@ async fn start(router: axum::Router, tls: Arc<rustls::ServerConfig>) -> Running 
     Running { addr, _stop: stop }
 }
 
-/// A service behind both HTTP listeners: the real [`Service`], or the [`ReferenceApi`]
-/// (built from the library's public parts, for tests that must run before the runtime lands).
-///
-/// [`ReferenceApi`]: crate::reference::ReferenceApi
+/// The real [`Service`] behind both HTTP listeners.
 pub(crate) struct Harness {
     /// The real service, when the harness runs one.
     pub(crate) service: Option<Service>,
@@ -96,30 +93,6 @@ impl Harness {
         let mut h = Self::mount(api, tls, ca, endpoint, store, clock, rate_limit).await;
         h.service = Some(service);
         h
-    }
-
-    /// The reference implementation over a memory store.
-    pub(crate) async fn reference(rate_limit: RateLimit) -> Self {
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        let clock = Arc::new(ManualClock::new(SystemClock.unix_ms()));
-        let reference = crate::reference::ReferenceApi::new(
-            Arc::clone(&store),
-            Arc::clone(&clock),
-            config().to_service_options().registrar,
-        );
-        let tls = reference.tls();
-        let ca = reference.ca_der();
-        let endpoint = reference.endpoint();
-        Self::mount(
-            Arc::new(reference),
-            tls,
-            ca,
-            endpoint,
-            store,
-            clock,
-            rate_limit,
-        )
-        .await
     }
 
     async fn mount(
