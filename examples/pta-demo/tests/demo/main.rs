@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -118,29 +118,26 @@ fn once_shows_every_verdict_and_the_lockout_without_passwords() {
     assert!(!dir.exists(), "{} was not removed", dir.display());
 }
 
-/// Builds pta-signin (another package of the workspace) and returns its path beside pta-demo.
-fn pta_signin_binary() -> PathBuf {
+/// Builds `bin` of `package` (another package of the workspace) and returns its path beside
+/// pta-demo.
+fn workspace_binary(package: &str, bin: &str) -> PathBuf {
     let mut build = Command::new(env!("CARGO"));
-    build.args([
-        "build",
-        "--quiet",
-        "--locked",
-        "-p",
-        "pta-signin-cli",
-        "--bin",
-        "pta-signin",
-    ]);
+    build.args(["build", "--quiet", "--locked", "-p", package, "--bin", bin]);
     if !cfg!(debug_assertions) {
         build.arg("--release");
     }
     let status = build.status().unwrap();
-    assert!(status.success(), "cargo build -p pta-signin-cli failed");
-    let path = PathBuf::from(env!("CARGO_BIN_EXE_pta-demo")).with_file_name("pta-signin");
+    assert!(status.success(), "cargo build -p {package} failed");
+    let path = PathBuf::from(env!("CARGO_BIN_EXE_pta-demo")).with_file_name(bin);
     assert!(path.exists(), "{} missing", path.display());
     path
 }
 
-fn signin(binary: &PathBuf, args: &[&str], api_key: &str, password: &str) -> Output {
+fn pta_signin_binary() -> PathBuf {
+    workspace_binary("pta-signin-cli", "pta-signin")
+}
+
+fn signin(binary: &Path, args: &[&str], api_key: &str, password: &str) -> Output {
     let mut child = Command::new(binary)
         .args(args)
         .env("PTA_API_KEY", api_key)
@@ -160,10 +157,19 @@ fn signin(binary: &PathBuf, args: &[&str], api_key: &str, password: &str) -> Out
         .expect("pta-signin did not finish within 60 s")
 }
 
-#[test]
-fn serving_demo_answers_pta_signin_and_stops_on_sigint() {
-    let signin_binary = pta_signin_binary();
+/// A serving pta-demo with its parsed instructions.
+struct Serving {
+    guard: Guard,
+    pid: u32,
+    printed: String,
+    fields: HashMap<String, String>,
+    lines: mpsc::Receiver<String>,
+}
+
+/// Starts `pta-demo ARGS` (serving) and reads its instructions up to "Press Ctrl-C".
+fn start_serving(args: &[&str]) -> Serving {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pta-demo"))
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -171,9 +177,7 @@ fn serving_demo_answers_pta_signin_and_stops_on_sigint() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let pid = child.id();
-    let mut guard = Guard(Some(child));
-
-    // Read the instructions (up to "Press Ctrl-C"), then keep draining stdout.
+    let guard = Guard(Some(child));
     let (tx, rx) = mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -196,16 +200,82 @@ fn serving_demo_answers_pta_signin_and_stops_on_sigint() {
             break;
         }
     }
-    let fields: HashMap<&str, &str> = printed
+    let fields = printed
         .lines()
         .filter_map(|l| l.trim().split_once(": "))
-        .map(|(k, v)| (k.trim(), v.split_whitespace().next().unwrap_or("")))
+        .map(|(k, v)| {
+            (
+                k.trim().to_owned(),
+                v.split_whitespace().next().unwrap_or("").to_owned(),
+            )
+        })
         .collect();
-    let service = fields["service"];
-    let tenant = fields["tenant"];
-    let user = fields["user"];
-    let api_key = fields["api key"];
-    let pin = fields["ca sha256"];
+    Serving {
+        guard,
+        pid,
+        printed,
+        fields,
+        lines: rx,
+    }
+}
+
+impl Serving {
+    fn field(&self, key: &str) -> &str {
+        self.fields
+            .get(key)
+            .unwrap_or_else(|| panic!("no {key:?} in:\n{}", self.printed))
+    }
+
+    /// pta-signin arguments for `user` against this demo.
+    fn signin_args(&self, user: &str) -> Vec<String> {
+        [
+            "--service",
+            self.field("service"),
+            "--tenant",
+            self.field("tenant"),
+            "--user",
+            user,
+            "--ca-sha256",
+            self.field("ca sha256"),
+            "--client-ip",
+            "192.0.2.10",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+    }
+
+    /// SIGINT, then a clean exit within 60 s with the temporary directory removed.
+    fn interrupt(mut self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let status = wait_with_timeout(self.guard.0.as_mut().unwrap(), Duration::from_secs(60));
+        self.guard.0 = None;
+        assert_eq!(status.code(), Some(0));
+        let mut rest = String::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            rest.push_str(&line);
+            rest.push('\n');
+        }
+        assert!(rest.contains("SIGINT: stopping"), "{rest}");
+        let dir = temp_dir(&self.printed);
+        assert!(!dir.exists(), "{} was not removed", dir.display());
+    }
+}
+
+#[test]
+fn serving_demo_answers_pta_signin_and_stops_on_sigint() {
+    let signin_binary = pta_signin_binary();
+    let demo = start_serving(&[]);
+    let printed = &demo.printed;
+    let service = demo.field("service");
+    let tenant = demo.field("tenant");
+    let user = demo.field("user");
+    let api_key = demo.field("api key");
+    let pin = demo.field("ca sha256");
     assert!(service.starts_with("https://127.0.0.1:"), "{printed}");
     assert_eq!(tenant, "demo");
     assert_eq!(user, "alice@demo.test");
@@ -218,19 +288,9 @@ fn serving_demo_answers_pta_signin_and_stops_on_sigint() {
         )),
         "{printed}"
     );
+    let args = demo.signin_args(user);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
-    let args = [
-        "--service",
-        service,
-        "--tenant",
-        tenant,
-        "--user",
-        user,
-        "--ca-sha256",
-        pin,
-        "--client-ip",
-        "192.0.2.10",
-    ];
     let good = signin(&signin_binary, &args, api_key, SAMPLE_PASSWORD);
     let good_out = String::from_utf8_lossy(&good.stdout);
     assert_eq!(
@@ -275,27 +335,15 @@ fn serving_demo_answers_pta_signin_and_stops_on_sigint() {
 
     // A pin that is not the service CA's: the TLS handshake fails, exit 3.
     let other_pin = "00".repeat(32);
-    let mut pinned = args;
+    let mut pinned = args.clone();
     pinned[7] = &other_pin;
     let mismatch = signin(&signin_binary, &pinned, api_key, SAMPLE_PASSWORD);
     assert_eq!(mismatch.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&mismatch.stderr).contains("TLS"));
 
     // Ctrl-C: agents drain, the service stops, the temporary directory goes.
-    let status = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let status = wait_with_timeout(guard.0.as_mut().unwrap(), Duration::from_secs(60));
-    guard.0 = None;
-    assert_eq!(status.code(), Some(0));
-    let mut rest = String::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
-        rest.push_str(&line);
-        rest.push('\n');
-    }
-    assert!(rest.contains("SIGINT: stopping"), "{rest}");
-    let dir = temp_dir(&printed);
-    assert!(!dir.exists(), "{} was not removed", dir.display());
+    demo.interrupt();
 }
+
+mod ad;
+mod deploy_doc;
