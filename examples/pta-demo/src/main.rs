@@ -147,6 +147,13 @@ impl Demo {
 
 async fn run(cli: Cli) -> Result<bool, String> {
     let started = Instant::now();
+    // Signals are caught from the start, so an interrupt during set-up still cleans up.
+    let (signalled, signal) = watch::channel::<Option<&'static str>>(None);
+    let mut signals = Signals::new().map_err(|e| format!("cannot watch signals: {e}"))?;
+    tokio::spawn(async move {
+        let name = signals.next().await;
+        let _ = signalled.send(Some(name));
+    });
     let temp = tempfile::Builder::new()
         .prefix("pta-demo-")
         .tempdir()
@@ -167,7 +174,16 @@ async fn run(cli: Cli) -> Result<bool, String> {
         tasks: Vec::new(),
         temp,
     };
-    let result = showcase_and_serve(&cli, &service, &mut demo, stopped, started).await;
+    let mut interrupted = signal.clone();
+    let result = tokio::select! {
+        // Polled first: once serving, the signal ends `showcase_and_serve` itself (exit 0).
+        biased;
+        result = showcase_and_serve(&cli, &service, &mut demo, stopped, signal, started) => result,
+        _ = interrupted.wait_for(Option::is_some) => {
+            println!("pta-demo: interrupted: stopping");
+            Ok(false)
+        }
+    };
     drop(service);
     demo.stop().await;
     result
@@ -182,6 +198,7 @@ async fn showcase_and_serve(
     service: &Service,
     demo: &mut Demo,
     stopped: watch::Receiver<bool>,
+    mut signal: watch::Receiver<Option<&'static str>>,
     started: Instant,
 ) -> Result<bool, String> {
     let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -293,14 +310,14 @@ async fn showcase_and_serve(
         );
     }
     if cli.once {
-        println!(
-            "pta-demo: {}",
-            if all_as_expected {
-                "every verdict was the expected one"
-            } else {
-                "SOME VERDICTS DIFFERED FROM THE EXPECTED ONES"
-            }
-        );
+        let summary = if sample.is_none() {
+            "the agents are connected to the directory"
+        } else if all_as_expected {
+            "every verdict was the expected one"
+        } else {
+            "SOME VERDICTS DIFFERED FROM THE EXPECTED ONES"
+        };
+        println!("pta-demo: {summary}");
         return Ok(all_as_expected);
     }
 
@@ -337,7 +354,10 @@ async fn showcase_and_serve(
     println!();
     println!("Press Ctrl-C to stop.");
     drop(api_key);
-    let signal = shutdown_signal().await;
+    let signal = match signal.wait_for(Option::is_some).await {
+        Ok(name) => name.unwrap_or("signal"),
+        Err(_) => "signal",
+    };
     println!(
         "pta-demo: {signal}: stopping (agents drain, the service shuts down, the temporary directory is removed)"
     );
@@ -598,17 +618,26 @@ async fn lockout_showcase(service: &Service, tenant: &TenantId, sample: &SampleD
     false
 }
 
-/// Waits for SIGINT (Ctrl-C) or SIGTERM; returns its name.
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => tokio::select! {
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-        },
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            "SIGINT"
+/// SIGINT (Ctrl-C) and SIGTERM, watched from creation on.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
         }
     }
 }

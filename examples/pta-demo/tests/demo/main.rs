@@ -345,5 +345,53 @@ fn serving_demo_answers_pta_signin_and_stops_on_sigint() {
     demo.interrupt();
 }
 
+#[test]
+fn sigint_during_set_up_still_removes_the_temporary_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pta-demo"))
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let pid = child.id();
+    let mut guard = Guard(Some(child));
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    // The demo watches signals before it creates its temporary directory: once that exists,
+    // interrupt the set-up (keys, registrations: seconds) midway.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(tmp.path()).unwrap().count() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no temporary directory within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = wait_with_timeout(guard.0.as_mut().unwrap(), Duration::from_secs(60));
+    guard.0 = None;
+    let out = reader.join().unwrap();
+    assert!(
+        out.contains("interrupted: stopping") || out.contains("SIGINT: stopping"),
+        "{out}"
+    );
+    assert!(
+        status.code() == Some(1) || status.code() == Some(0),
+        "{status:?}"
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 mod ad;
 mod deploy_doc;
