@@ -241,3 +241,170 @@ fn an_unreachable_service_exits_3_without_echoing_secrets() {
     );
     assert!(output.stdout.is_empty());
 }
+
+/// A one-shot HTTP server on 127.0.0.1: answers `status` with `body` and hands back the
+/// request it received.
+fn one_shot_server(status: u16, body: &'static str) -> (u16, std::thread::JoinHandle<String>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "connection closed mid-request");
+            request.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&request).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                if request.len() >= end + 4 + length {
+                    break;
+                }
+            }
+        }
+        let reason = if status == 200 { "OK" } else { "Error" };
+        let response = format!(
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(response.as_bytes()).unwrap();
+        String::from_utf8(request).unwrap()
+    });
+    (port, handle)
+}
+
+fn loopback_args(port: u16) -> Vec<String> {
+    [
+        "--service",
+        &format!("http://127.0.0.1:{port}"),
+        "--insecure-loopback-http",
+        "--tenant",
+        "my tenant",
+        "--user",
+        "alice@demo.test",
+        "--client-ip",
+        "198.51.100.4",
+        "--location",
+        "device-17",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+#[test]
+fn sends_the_documented_request_and_prints_a_success_with_warnings() {
+    let (port, server) = one_shot_server(
+        200,
+        r#"{"request_id":"00112233","verdict":"success","warnings":[{"kind":"password_expires_in_days","value":5}],"decided_by":"agent","agent_id":"0b0e6c1e-7d7e-4a53-9d3c-1f2a3b4c5d6e","latency_ms":42}"#,
+    );
+    let args = loopback_args(port);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = pta_signin(&args, "Pa\"ss w\\ord-1\n", Some("demo-api-key-0123456789"));
+    let request = server.join().unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}{}", stderr(&output));
+    assert!(out.contains("verdict:    success"), "{out}");
+    assert!(
+        out.contains("warnings:   password_expires_in_days=5"),
+        "{out}"
+    );
+    assert!(out.contains("decided by: agent"), "{out}");
+    assert!(
+        out.contains("agent:      0b0e6c1e-7d7e-4a53-9d3c-1f2a3b4c5d6e"),
+        "{out}"
+    );
+    assert!(out.contains("latency:    42 ms"), "{out}");
+    assert!(!out.contains("Pa\"ss"), "{out}");
+
+    let (head, body) = request.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("POST /v1/tenants/my%20tenant/sign-in HTTP/1.1\r\n"),
+        "{head}"
+    );
+    let lower = head.to_ascii_lowercase();
+    assert!(
+        lower.contains("authorization: bearer demo-api-key-0123456789"),
+        "{head}"
+    );
+    assert!(lower.contains("content-type: application/json"), "{head}");
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(json["password"], "Pa\"ss w\\ord-1");
+    assert_eq!(json["login"], "alice@demo.test");
+    assert_eq!(json["client_ip"], "198.51.100.4");
+    assert_eq!(json["location"], "device-17");
+}
+
+#[test]
+fn a_cloud_lockout_exits_1_and_says_the_directory_was_not_asked() {
+    let (port, server) = one_shot_server(
+        200,
+        r#"{"request_id":"00112233","verdict":"account_locked","warnings":[],"decided_by":"lockout","locked_until_ms":1700000060000,"latency_ms":0}"#,
+    );
+    let args = loopback_args(port);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = pta_signin(&args, "pw\n", Some("demo-api-key-0123456789"));
+    server.join().unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(out.contains("verdict:    account_locked"), "{out}");
+    assert!(out.contains("decided by: lockout"), "{out}");
+    assert!(out.contains("the directory was not asked"), "{out}");
+    assert!(out.contains("agent:      -"), "{out}");
+}
+
+#[test]
+fn an_api_error_exits_3_with_its_code() {
+    for (status, body, needle) in [
+        (
+            503,
+            r#"{"error":"no_agent_available","message":"no agent of the tenant is connected"}"#,
+            "HTTP 503 no_agent_available",
+        ),
+        (
+            502,
+            r#"{"error":"agent_error","message":"the agent reported an error","agent_error":"directory_unavailable"}"#,
+            "(agent error: directory_unavailable)",
+        ),
+        (
+            504,
+            r#"{"error":"timeout","message":"no verdict before the deadline"}"#,
+            "HTTP 504 timeout",
+        ),
+        (
+            429,
+            r#"{"error":"source_blocked","message":"blocked","retry_after_secs":1800}"#,
+            "(retry after 1800 s)",
+        ),
+    ] {
+        let (port, server) = one_shot_server(status, body);
+        let args = loopback_args(port);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = pta_signin(&args, "pw\n", Some("demo-api-key-0123456789"));
+        server.join().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{status}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(needle),
+            "{status}: {}",
+            stderr(&output)
+        );
+        assert!(output.stdout.is_empty());
+    }
+}
