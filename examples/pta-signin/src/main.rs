@@ -313,7 +313,6 @@ impl<'a> EchoOff<'a> {
         if let Some(saved) = &saved {
             let mut quiet = saved.clone();
             quiet.local_modes.remove(LocalModes::ECHO);
-            quiet.local_modes.insert(LocalModes::ECHONL);
             let _ = tcsetattr(fd, OptionalActions::Now, &quiet);
         }
         Self { fd, saved }

@@ -408,3 +408,56 @@ fn an_api_error_exits_3_with_its_code() {
         assert!(output.stdout.is_empty());
     }
 }
+
+/// On a terminal (a pseudo-terminal made by util-linux `script`), the password is prompted for
+/// on standard error and not echoed.
+#[test]
+fn the_terminal_prompt_does_not_echo_the_password() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let command = format!(
+        "{} --service http://127.0.0.1:{port} --insecure-loopback-http --tenant demo --user alice@demo.test",
+        env!("CARGO_BIN_EXE_pta-signin")
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("PTA_API_KEY", "demo-api-key-0123456789")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux script");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    // Type only once the prompt is shown (echo is off by then).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("Password for alice@demo.test: ") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        seen.extend(rx.recv_timeout(left).expect("no prompt within 30 s"));
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"Typed-Secret-9\n").unwrap();
+    let status = child.wait().unwrap();
+    drop(stdin);
+    while let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_secs(2)) {
+        seen.extend(chunk);
+    }
+    let transcript = String::from_utf8_lossy(&seen);
+    assert_eq!(status.code(), Some(3), "{transcript}");
+    assert!(transcript.contains("cannot connect"), "{transcript}");
+    assert!(
+        !transcript.contains("Typed-Secret-9"),
+        "echoed: {transcript}"
+    );
+}
