@@ -221,6 +221,9 @@ pub struct ServiceOptions {
     /// Heartbeats write an agent's last-seen record at most this often (default 30 s); the
     /// connection itself always writes it.
     pub seen_write_interval: Duration,
+    /// Smart-lockout policy of the in-memory lockout store (default
+    /// [`pta_lockout::Policy::default`]: 10 counted failures).
+    pub lockout: pta_lockout::Policy,
 }
 
 impl Default for ServiceOptions {
@@ -241,6 +244,7 @@ impl Default for ServiceOptions {
             audit_prune_interval: Duration::from_secs(3600),
             audit_queue: 65_536,
             seen_write_interval: Duration::from_secs(30),
+            lockout: pta_lockout::Policy::default(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use pta_envelope::{Sealer, SealerConfig};
-use pta_lockout::{LockoutSecret, MemoryStoreLimits, Policy, UserKey};
+use pta_lockout::{LockoutSecret, MemoryStoreLimits, UserKey};
 use pta_wire::CloseReason;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
@@ -117,7 +117,7 @@ impl Inner {
         let lockout_secret = LockoutSecret::from_bytes(secret.as_ref())
             .map_err(|_| ServiceError::InvalidConfig { field: "lockout" })?;
         let lockout =
-            pta_lockout::MemoryStore::new(Policy::default(), MemoryStoreLimits::default())
+            pta_lockout::MemoryStore::new(options.lockout.clone(), MemoryStoreLimits::default())
                 .map_err(|_| ServiceError::InvalidConfig { field: "lockout" })?;
 
         let listener = TcpListener::bind(options.agent_listen).await.map_err(|_| {
