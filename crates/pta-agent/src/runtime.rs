@@ -39,7 +39,7 @@ const REPLAY_CAPACITY: usize = 100_000;
 const REPLAY_SLACK_MS: u64 = 60_000;
 /// Wall-clock difference from the service above which a warning is logged.
 const SKEW_WARN_MS: u64 = 60_000;
-/// Session keys kept per agent key.
+/// Agent keys kept for opening envelopes (current, previous), besides the live session's.
 const OPENERS_KEPT: usize = 2;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -68,6 +68,9 @@ impl std::fmt::Debug for Agent {
 
 struct KeyEntry {
     key_id: [u8; 32],
+    /// The renewal generation that installed this key (0: the key loaded at start; the
+    /// previous pair loaded at start gets `u64::MAX`).
+    generation: u64,
     opener: Opener<AwsLcRsaIdentity>,
 }
 
@@ -84,6 +87,9 @@ struct Shared {
     keys: Mutex<Vec<KeyEntry>>,
     /// Incremented on each installed renewal; a session remembers the one it connected with.
     generation: AtomicU64,
+    /// The generation whose certificate the latest connection presented: the service seals
+    /// that session's envelopes for its key, so renewals never evict it while it lives.
+    session_generation: AtomicU64,
     /// The generation still to be confirmed with `StateStore::confirm_current`, if any.
     unconfirmed: Mutex<Option<u64>>,
     replay: Mutex<ReplayWindow>,
@@ -146,9 +152,9 @@ impl Agent {
         if SystemTime::now() >= facts.validity.not_after {
             return Err(Error::CertificateExpired);
         }
-        let mut keys = vec![key_entry(&state.current.key)?];
+        let mut keys = vec![key_entry(&state.current.key, 0)?];
         if let Some(previous) = &state.previous {
-            keys.push(key_entry(&previous.key)?);
+            keys.push(key_entry(&previous.key, u64::MAX)?);
         }
         let tls = client_config(
             &state.service_ca,
@@ -177,6 +183,7 @@ impl Agent {
             facts: Mutex::new(facts),
             keys: Mutex::new(keys),
             generation: AtomicU64::new(0),
+            session_generation: AtomicU64::new(0),
             unconfirmed: Mutex::new(state.previous.is_some().then_some(0)),
             replay: Mutex::new(ReplayWindow::new(REPLAY_CAPACITY)),
             metrics: Arc::new(Metrics::default()),
@@ -348,16 +355,20 @@ impl Agent {
                 source: rustls::Error::NoApplicationProtocol,
             });
         }
+        self.shared
+            .session_generation
+            .store(generation, Ordering::SeqCst);
         Ok((tls, generation))
     }
 }
 
-fn key_entry(key: &KeyPair) -> Result<KeyEntry, Error> {
+fn key_entry(key: &KeyPair, generation: u64) -> Result<KeyEntry, Error> {
     let der = key.to_pkcs8_der()?;
     let identity = AwsLcRsaIdentity::from_pkcs8_der(&der)?;
     let key_id: [u8; 32] = Sha256::digest(key.public_key_der()?).into();
     Ok(KeyEntry {
         key_id,
+        generation,
         opener: Opener::new(identity, OpenerConfig::default()),
     })
 }
@@ -656,13 +667,20 @@ impl Shared {
             ));
         }
         let tls = client_config(&self.service_ca, &chain, key, &TlsOptions::default())?;
-        let entry = key_entry(key)?;
+        let entry = key_entry(key, self.generation.load(Ordering::SeqCst) + 1)?;
         self.store.install(key, &chain)?;
         *self.tls.write().unwrap_or_else(PoisonError::into_inner) = tls;
         {
             let mut keys = lock(&self.keys);
             keys.insert(0, entry);
-            keys.truncate(OPENERS_KEPT);
+            // The live session keeps presenting the certificate it connected with, and the
+            // service keeps sealing for that key until the next connection: keep it too.
+            let live = self.session_generation.load(Ordering::SeqCst);
+            let mut index = 0;
+            keys.retain(|k| {
+                index += 1;
+                index <= OPENERS_KEPT || k.generation == live
+            });
         }
         tracing::info!(serial = %facts.serial_hex, "certificate renewed and installed");
         *lock(&self.facts) = facts;

@@ -5,6 +5,7 @@
 mod failover;
 mod lockout;
 mod operations;
+mod renewal;
 mod skew;
 mod support;
 mod verdicts;

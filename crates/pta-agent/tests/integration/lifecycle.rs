@@ -286,3 +286,29 @@ async fn metrics_listener_serves_prometheus_text() {
     }
     running.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_session_key_survives_several_renewals() {
+    // Renewal due at once and checked every second: several renewals on one session. The
+    // service keeps sealing for the key of the certificate the session presented.
+    let pki = Pki::with_agent_lifetime(Duration::from_secs(3600));
+    let mut listener = Listener::start(pki.clone()).await;
+    let (_tmp, dir, mut config) = provisioned(&pki, vec![listener.addr.clone()]);
+    config.renewal.max_jitter = Duration::ZERO;
+    config.renewal.check_interval = Duration::from_secs(1);
+    let running = Running::start(Agent::with_directory(&dir, config, memory_directory()).unwrap());
+    let first = listener.next_conn().await;
+    let start = Instant::now();
+    while listener.renewals.load(Ordering::SeqCst) < 3 {
+        assert!(start.elapsed() < WAIT, "not enough renewals");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A new sealer: its first envelope carries the session key wrapped for the session's key.
+    let mut sealer = sealer();
+    assert_eq!(
+        first.verdict(&mut sealer, GOOD.0, GOOD.1).await,
+        Verdict::Success
+    );
+    assert!(running.metrics.renewals() >= 3);
+    running.stop().await.unwrap();
+}
