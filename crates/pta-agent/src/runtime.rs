@@ -518,8 +518,14 @@ impl Shared {
                 && keygen.is_none();
             tokio::select! {
                 r = rd.read(&mut buf), if pending.is_empty() => match r {
-                    Ok(0) | Err(_) => {
+                    Ok(0) => {
                         tracing::info!(%endpoint, "connection lost");
+                        break;
+                    }
+                    // In TLS 1.3 the service's refusal of the client certificate (revoked,
+                    // expired, unknown CA) arrives here, at the first read: say why.
+                    Err(e) => {
+                        tracing::warn!(%endpoint, error = %e, "connection lost");
                         break;
                     }
                     Ok(n) => {
