@@ -1,6 +1,7 @@
 //! An agent SIGKILLed under load: its sign-ins move to the second agent.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pta_service::{DecidedBy, SignInError};
@@ -12,8 +13,31 @@ use crate::support::{AgentProc, AgentSetup, DEADLINE, Stack, slapd_directory};
 /// Concurrent sign-ins in flight when the first agent dies.
 const N: usize = 200;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The service's log lines, captured (the runtime is current-thread, so the thread's default
+/// subscriber sees every task of the service).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn sigkill_under_load_hands_off_to_the_second_agent() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
     let slapd = Slapd::start().expect("slapd starts");
     let stack = Stack::start().await;
     let mut agents = Vec::new();
@@ -41,8 +65,15 @@ async fn sigkill_under_load_hands_off_to_the_second_agent() {
     let survivor_id: pta_service::AgentId = agents[1].id.parse().unwrap();
     let from = crate::support::unix_ms();
 
-    // N sign-ins of distinct bulk users, all in flight together; the first agent is killed
-    // while they run.
+    // The first agent hangs (SIGSTOP): the requests the service gives it stay in flight there
+    // until it is killed. N sign-ins of distinct bulk users, all in flight together.
+    let victim_pid = agents[0].pid();
+    let stopped = std::process::Command::new("kill")
+        .arg("-STOP")
+        .arg(victim_pid.to_string())
+        .status()
+        .unwrap();
+    assert!(stopped.success());
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..N {
         let (login, _) = slapd.bulk_user(i).unwrap();
@@ -64,10 +95,9 @@ async fn sigkill_under_load_hands_off_to_the_second_agent() {
             (i, started.elapsed(), result)
         });
     }
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    let killed_pid = agents[0].pid();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     agents[0].kill();
-    assert!(!pta_testkit::process_is_alive(killed_pid));
+    assert!(!pta_testkit::process_is_alive(victim_pid));
 
     let mut per_task: HashMap<usize, usize> = HashMap::new();
     let mut request_ids = HashSet::new();
@@ -100,6 +130,11 @@ async fn sigkill_under_load_hands_off_to_the_second_agent() {
             Err(e) => panic!("sign-in {i}: unexpected error {e:?}"),
         }
     }
+    // The service gave the hung agent some requests and retried each on the survivor once.
+    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let retried = log.matches("retrying elsewhere").count();
+    eprintln!("failover: {retried} requests were in flight on the killed agent and retried");
+    assert!(retried >= 1, "nothing was in flight on the killed agent");
     assert_eq!(per_task.len(), N);
     assert!(per_task.values().all(|&n| n == 1));
     eprintln!(
