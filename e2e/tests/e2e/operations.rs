@@ -184,15 +184,29 @@ async fn agent_reaches_the_service_only_through_tinyproxy() {
     let registration = stack.registration_url();
     let registration_port = registration.rsplit(':').next().unwrap();
     let agent_port = stack.service.agent_addr().port();
-    assert!(
-        log.contains(&format!("CONNECT 127.0.0.1:{registration_port}"))
-            || log.contains(&format!("127.0.0.1:{registration_port}")),
-        "registration went through the proxy:\n{log}"
-    );
-    assert!(
-        log.contains(&format!("127.0.0.1:{agent_port}")),
-        "the session went through the proxy:\n{log}"
-    );
-    // The service saw the agent come from the proxy's side of loopback, and only once.
+    for (what, port) in [
+        ("registration", registration_port.to_owned()),
+        ("the agent session", agent_port.to_string()),
+    ] {
+        assert!(
+            log.contains(&format!("CONNECT 127.0.0.1:{port} HTTP/1.1")),
+            "{what} went through the proxy:\n{log}"
+        );
+    }
     assert_eq!(stack.connections(&agent.id).await, 1);
+    // Only through it: with the proxy gone the session dies and the agent finds no other way.
+    drop(proxy);
+    let start = Instant::now();
+    while stack.connections(&agent.id).await > 0 {
+        assert!(start.elapsed() < WAIT, "session survived the proxy");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for _ in 0..20 {
+        assert_eq!(stack.connections(&agent.id).await, 0);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(matches!(
+        stack.sign_in(good.login, good.password).await,
+        Err(SignInError::NoAgentAvailable)
+    ));
 }
