@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pta_envelope::{AwsLcRsaRecipient, KeyId};
 use pta_wire::{CloseReason, RenewResponse, SignInRequest};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::{AgentId, TenantId};
 
@@ -60,20 +60,24 @@ impl ConnHandle {
         self.close.send_replace(Some(reason));
     }
 
+    fn live(&self) -> bool {
+        !self.draining.load(Ordering::Relaxed) && !self.commands.is_closed()
+    }
+
     fn available(&self) -> bool {
-        !self.draining.load(Ordering::Relaxed)
-            && !self.commands.is_closed()
-            && self.in_flight.load(Ordering::Relaxed) < self.cap
+        self.live() && self.in_flight.load(Ordering::Relaxed) < self.cap
     }
 }
 
-/// A request counted against a connection's in-flight total until dropped.
+/// A request counted against a connection's in-flight total until dropped; dropping it wakes
+/// requests waiting for capacity.
 #[derive(Debug)]
-pub(crate) struct Lease(pub(crate) Arc<ConnHandle>);
+pub(crate) struct Lease(pub(crate) Arc<ConnHandle>, Arc<Notify>);
 
 impl Drop for Lease {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.1.notify_waiters();
     }
 }
 
@@ -81,6 +85,8 @@ impl Drop for Lease {
 #[derive(Debug, Default)]
 pub(crate) struct Dispatcher {
     tenants: Mutex<HashMap<TenantId, Vec<Arc<ConnHandle>>>>,
+    /// Signalled when a lease ends or a connection joins: capacity may be free.
+    freed: Arc<Notify>,
 }
 
 fn random_below(n: usize) -> usize {
@@ -95,6 +101,41 @@ impl Dispatcher {
 
     pub(crate) fn add(&self, handle: Arc<ConnHandle>) {
         self.lock().entry(handle.tenant).or_default().push(handle);
+        self.freed.notify_waiters();
+    }
+
+    /// Like [`pick`](Self::pick), but when every live connection of `tenant` is at its
+    /// in-flight cap, waits (until `until`) for one to free a slot or for another connection,
+    /// instead of failing at once. Without any live connection it returns `None` at once.
+    pub(crate) async fn pick_within(
+        &self,
+        tenant: &TenantId,
+        retry_after: Option<&ConnHandle>,
+        until: tokio::time::Instant,
+    ) -> Option<Lease> {
+        loop {
+            // Registered before looking, so a slot freed in between is not missed.
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Some(lease) = self.pick(tenant, retry_after) {
+                return Some(lease);
+            }
+            if !self.any_live(tenant, retry_after) {
+                return None;
+            }
+            if tokio::time::timeout_at(until, freed).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// Whether `tenant` has a live connection (busy or not) other than the lost one.
+    fn any_live(&self, tenant: &TenantId, lost: Option<&ConnHandle>) -> bool {
+        self.lock().get(tenant).is_some_and(|list| {
+            list.iter()
+                .any(|h| h.live() && lost.is_none_or(|l| l.id != h.id))
+        })
     }
 
     pub(crate) fn remove(&self, tenant: &TenantId, id: u64) {
@@ -147,7 +188,7 @@ impl Dispatcher {
             }
         };
         chosen.in_flight.fetch_add(1, Ordering::Relaxed);
-        Some(Lease(Arc::clone(chosen)))
+        Some(Lease(Arc::clone(chosen), Arc::clone(&self.freed)))
     }
 
     /// Closes every connection for which `matches` holds; returns their agents' key ids (one

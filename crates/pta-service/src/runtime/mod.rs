@@ -164,7 +164,9 @@ pub enum SignInError {
         /// Unix milliseconds when the block ends.
         until_ms: u64,
     },
-    /// No live agent of the tenant could take the request.
+    /// No live agent of the tenant could take the request: none is connected, or every live
+    /// one stayed at its in-flight cap for half the deadline (a burst waits that long for a
+    /// slot before it is refused).
     #[error("no agent available")]
     NoAgentAvailable,
     /// No verdict before the deadline.

@@ -267,11 +267,15 @@ impl Inner {
         let deadline_unix_ms = now.saturating_add(
             u64::try_from(self.options.sign_in_deadline.as_millis()).unwrap_or(u64::MAX),
         );
+        // When every live agent is at its in-flight cap, wait for a slot for at most half the
+        // deadline, leaving the agent the other half.
+        let wait_until = tokio::time::Instant::now() + self.options.sign_in_deadline / 2;
         let mut lost: Option<Lease> = None;
         for _attempt in 0..2 {
             let lease = self
                 .dispatcher
-                .pick(tenant, lost.as_ref().map(|l| l.0.as_ref()))
+                .pick_within(tenant, lost.as_ref().map(|l| l.0.as_ref()), wait_until)
+                .await
                 .ok_or(SignInError::NoAgentAvailable)?;
             audited.agent = Some(lease.0.agent);
             match self

@@ -500,3 +500,64 @@ async fn repeats_and_sprays_are_answered_without_the_agent() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_beyond_the_in_flight_cap_waits_for_a_slot() {
+    bounded(async {
+        let mut o = options();
+        o.max_in_flight_per_agent = 2;
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let svc = Service::start(store, o, Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let t = tenant(&svc, "burst.example").await;
+        let r = register(&svc, &t.id).await;
+        let agent = connect(&r, users(&[("alice", "pw")]), Behaviour::Answer)
+            .await
+            .unwrap();
+        // 40 at once against a cap of 2: all but two must wait for a slot, none may be refused.
+        const BURST: usize = 40;
+        let mut tasks = Vec::new();
+        for _ in 0..BURST {
+            let svc = svc.clone();
+            let tenant = t.id;
+            tasks.push(tokio::spawn(async move {
+                svc.sign_in(&tenant, "alice", password("pw"), ctx()).await
+            }));
+        }
+        for task in tasks {
+            let r = task.await.unwrap().unwrap();
+            assert_eq!(r.verdict, Verdict::Success);
+        }
+        assert_eq!(agent.received(), BURST);
+
+        // An agent that never answers holds its two slots: the next request waits for at most
+        // half the deadline (2.5 s here), then gets NoAgentAvailable, not a timeout.
+        *agent.behaviour.lock().unwrap() = Behaviour::Silent;
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let svc = svc.clone();
+            let tenant = t.id;
+            held.push(tokio::spawn(async move {
+                svc.sign_in(&tenant, "alice", password("pw"), ctx()).await
+            }));
+        }
+        assert!(eventually(Duration::from_secs(5), || agent.received() == BURST + 2).await);
+        let started = std::time::Instant::now();
+        let e = svc
+            .sign_in(&t.id, "alice", password("pw"), ctx())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SignInError::NoAgentAvailable), "{e:?}");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(2_000) && waited < Duration::from_millis(4_500),
+            "waited {waited:?}"
+        );
+        for h in held {
+            assert!(matches!(h.await.unwrap(), Err(SignInError::Timeout)));
+        }
+        svc.shutdown().await;
+    })
+    .await;
+}
