@@ -1,0 +1,142 @@
+//! Raw simple binds with ldap3: the directory's own ceiling, measured like the sign-ins.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use tokio::time::{Instant, timeout};
+
+use crate::plan::Plan;
+use crate::report::Stats;
+use crate::users::UserSet;
+
+/// The directory and how to reach it.
+pub(crate) struct Target {
+    url: String,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    starttls: bool,
+    password: String,
+    timeout: Duration,
+}
+
+impl Target {
+    pub(crate) fn new(
+        url: &str,
+        ca: Option<&Path>,
+        password: String,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        if !(url.starts_with("ldap://") || url.starts_with("ldaps://")) {
+            return Err(format!("--url must start with ldap:// or ldaps://: {url}"));
+        }
+        let tls = match ca {
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_file_iter(ca)
+                    .map_err(|e| format!("cannot read {}: {e}", ca.display()))?
+                {
+                    let cert = cert.map_err(|e| format!("bad PEM in {}: {e}", ca.display()))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| format!("bad CA in {}: {e}", ca.display()))?;
+                }
+                Some(Arc::new(
+                    rustls::ClientConfig::builder_with_provider(Arc::new(
+                        rustls::crypto::aws_lc_rs::default_provider(),
+                    ))
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| format!("tls: {e}"))?
+                    .with_root_certificates(roots)
+                    .with_no_client_auth(),
+                ))
+            }
+            None => None,
+        };
+        Ok(Self {
+            starttls: tls.is_some() && url.starts_with("ldap://"),
+            url: url.to_owned(),
+            tls,
+            password,
+            timeout,
+        })
+    }
+
+    async fn connect(&self) -> Result<Ldap, String> {
+        let mut settings = LdapConnSettings::new()
+            .set_conn_timeout(self.timeout)
+            .set_starttls(self.starttls);
+        if let Some(tls) = &self.tls {
+            settings = settings.set_config(tls.clone());
+        }
+        let (conn, ldap) = LdapConnAsync::with_settings(settings, &self.url)
+            .await
+            .map_err(|e| format!("connect {}: {e}", self.url))?;
+        ldap3::drive!(conn);
+        Ok(ldap)
+    }
+}
+
+/// Runs one connection per worker, opened before the plan starts counting requests.
+pub(crate) async fn run(
+    target: Arc<Target>,
+    users: Arc<UserSet>,
+    plan: Arc<Plan>,
+    workers: usize,
+) -> Result<Stats, String> {
+    let progress = plan.progress();
+    let mut tasks = Vec::with_capacity(workers);
+    for w in 0..workers {
+        let (target, users, plan) = (target.clone(), users.clone(), plan.clone());
+        tasks.push(tokio::spawn(async move {
+            let ldap = target.connect().await?;
+            worker(&target, ldap, &users, &plan, w as u64).await
+        }));
+    }
+    let mut all = Stats::new()?;
+    let hard_stop = plan.deadline() + target.timeout * 2 + Duration::from_secs(5);
+    for task in tasks {
+        match tokio::time::timeout_at(hard_stop, task).await {
+            Ok(Ok(stats)) => all.merge(stats?),
+            Ok(Err(e)) => return Err(format!("worker failed: {e}")),
+            Err(_) => return Err("workers did not stop in time".into()),
+        }
+    }
+    if let Some(p) = progress {
+        p.abort();
+    }
+    Ok(all)
+}
+
+async fn worker(
+    target: &Target,
+    mut ldap: Ldap,
+    users: &UserSet,
+    plan: &Plan,
+    w: u64,
+) -> Result<Stats, String> {
+    let mut stats = Stats::new()?;
+    while let Some((i, due)) = plan.take() {
+        tokio::time::sleep_until(due).await;
+        let (_, dn) = users.get(i.wrapping_add(w * 37));
+        let outcome = timeout(target.timeout, ldap.simple_bind(dn, &target.password)).await;
+        let latency = Instant::now() - due;
+        match outcome {
+            Ok(Ok(res)) if res.rc == 0 => stats.verdict(latency, "success", true),
+            Ok(Ok(res)) => stats.verdict(latency, &format!("rc_{}", res.rc), false),
+            Ok(Err(e)) => {
+                stats.error(latency, "ldap_io".into());
+                return Err(format!("ldap: {e}"));
+            }
+            Err(_) => {
+                stats.error(latency, "client_timeout".into());
+                return Err("ldap bind timed out".into());
+            }
+        }
+        plan.finished();
+    }
+    let _ = ldap.unbind().await;
+    Ok(stats)
+}
