@@ -13,6 +13,7 @@ mod registration;
 mod restart;
 mod rt_dispatch;
 mod rt_lifecycle;
+mod rt_scale;
 mod rt_service;
 mod rt_support;
 mod secrets;
