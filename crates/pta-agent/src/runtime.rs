@@ -33,10 +33,15 @@ use crate::metrics::Metrics;
 use crate::proxy::{ProxySettings, connect_tcp, split_host_port};
 use crate::state::{AgentInfo, ConnectionStatus, StateLock, unix_now};
 
-/// How many request ids the replay window holds at most.
-const REPLAY_CAPACITY: usize = 100_000;
-/// How long an id stays in the replay window after its deadline.
-const REPLAY_SLACK_MS: u64 = 60_000;
+/// How many request ids the replay window holds at most (about 80 bytes each when full).
+/// With the default 10 s deadline and [`REPLAY_SLACK_MS`], an id is held 20 s: the window
+/// sustains 10,000 sign-ins/s per agent before answering `Overloaded`.
+const REPLAY_CAPACITY: usize = 200_000;
+/// How long an id stays in the replay window after its deadline. A request past its deadline
+/// is refused anyway; the slack only covers a change of the service-to-local clock mapping
+/// between sessions. (It was 60 s: with 100,000 ids, one agent then answered `Overloaded` to
+/// everything above about 1,400 sign-ins/s sustained.)
+const REPLAY_SLACK_MS: u64 = 10_000;
 /// Wall-clock difference from the service above which a warning is logged.
 const SKEW_WARN_MS: u64 = 60_000;
 /// Agent keys kept for opening envelopes (current, previous), besides the live session's.
@@ -1047,6 +1052,24 @@ mod tests {
         assert_eq!(w.insert(c, 10, 100), Err(ErrorCode::Overloaded));
         w.insert(c, 100, 200).unwrap();
         w.insert(a, 100, 200).unwrap();
+    }
+
+    #[test]
+    fn replay_window_sustains_the_target_rate() {
+        // 5,000 sign-ins/s for 60 s of virtual time, default 10 s deadlines.
+        let mut w = ReplayWindow::new(REPLAY_CAPACITY);
+        let per_ms = 5u128;
+        for ms in 0..60_000u64 {
+            for k in 0..per_ms {
+                let id = RequestId::from(u128::from(ms) * per_ms + k);
+                assert_eq!(
+                    w.insert(id, ms, ms + 10_000 + REPLAY_SLACK_MS),
+                    Ok(()),
+                    "refused at {ms} ms"
+                );
+            }
+        }
+        assert!(w.seen.len() <= REPLAY_CAPACITY);
     }
 
     #[test]
