@@ -8,7 +8,9 @@
 #
 # Usage: scripts/bench.sh [OUTPUT_DIR]      (release build; about 4 to 6 minutes in all)
 # Environment: SAT_SECS (15), HALF_SECS (10), RAW_SECS (10), SAT_WORKERS (32),
-#   SKIP_SAMBA (0), BULK_USERS (1000), CARGO_TARGET_DIR.
+#   SKIP_SAMBA (0), BULK_USERS (1000), CARGO_TARGET_DIR; PROFILE=1 also records `perf` profiles
+#   of the service and the agent during an extra 1-agent saturation run (perf-*.txt in OUT);
+#   SCALE=0 skips the 1,000-connection test (pta-service's ignored `rt_scale` test, release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,8 @@ RAW_SECS=${RAW_SECS:-10}
 SAT_WORKERS=${SAT_WORKERS:-32}
 BULK_USERS=${BULK_USERS:-1000}
 SKIP_SAMBA=${SKIP_SAMBA:-0}
+PROFILE=${PROFILE:-0}
+SCALE=${SCALE:-1}
 OUT=${1:-$(mktemp -d /tmp/pta-bench.XXXXXX)}
 mkdir -p "$OUT"
 # Everything this script starts stops within this bound, whatever happens.
@@ -25,6 +29,9 @@ TOTAL_LIMIT=${TOTAL_LIMIT:-570}
 
 cargo build --release --locked -p pta-service-cli -p pta-agent-cli -p pta-load \
     -p pta-testkit --bins
+if [ "$SCALE" = 1 ]; then
+    cargo test --release --locked -p pta-service --test integration --no-run
+fi
 BIN=${CARGO_TARGET_DIR:-target}/release
 HZ=$(getconf CLK_TCK)
 
@@ -196,6 +203,22 @@ SLAPD_LOAD=(--users "bulk{00000..$(printf %05d $((LAST * 9 / 10)))}"
 start_agent ldap1 bench "$SLAPD_DIR"
 wait_agents 1 bench
 measure "slapd-1-agent" bench "$OUT/slapd-raw.json" "${SLAPD_LOAD[@]}"
+if [ "$PROFILE" = 1 ]; then
+    perf record -F 499 -g -o "$OUT/perf-service.data" -p "$SVC_PID" -- sleep 10 \
+        > /dev/null 2>&1 &
+    P1=$!
+    perf record -F 499 -g -o "$OUT/perf-agent.data" -p "${AGENT_PIDS[0]}" -- sleep 10 \
+        > /dev/null 2>&1 &
+    P2=$!
+    load "slapd-profile" bench --workers "$SAT_WORKERS" --duration 10s "${SLAPD_LOAD[@]}"
+    wait "$P1" "$P2" || true
+    for w in service agent; do
+        perf report -i "$OUT/perf-$w.data" --no-children --sort symbol --stdio 2>/dev/null \
+            | grep -v '^$' | grep -v '^#' | grep '%' | head -40 > "$OUT/perf-$w.txt" || true
+        perf report -i "$OUT/perf-$w.data" --no-children --sort dso --stdio 2>/dev/null \
+            | grep '%' | head -15 > "$OUT/perf-$w-dso.txt" || true
+    done
+fi
 start_agent ldap2 bench "$SLAPD_DIR"
 start_agent ldap3 bench "$SLAPD_DIR"
 wait_agents 3 bench
@@ -221,6 +244,13 @@ dialect = \"ad\"
 resolution = \"direct\""
     wait_agents 1 bench-ad
     measure "samba-1-agent" bench-ad "$OUT/samba-raw.json" --users "$AD_LOGIN"
+fi
+
+if [ "$SCALE" = 1 ]; then
+    cleanup
+    timeout 480 cargo test --release --locked -p pta-service --test integration -- \
+        --ignored --nocapture rt_scale 2>&1 | grep -E '^rt_scale|test result' \
+        | tee "$OUT/scale.txt"
 fi
 
 {
