@@ -20,7 +20,8 @@
 //! and never runs longer than 10 minutes or past 10 million requests.
 //!
 //! Exit codes: 0 when every request got the expected answer; 1 on any error or unexpected
-//! verdict (or when no request completed); 2 on a usage error.
+//! verdict (or when no request completed, or the summary could not be written); 2 on a usage
+//! error.
 
 mod http;
 mod ldap;
@@ -149,8 +150,8 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(summary) => {
-            summary.print(json);
-            if summary.ok() {
+            let printed = summary.print(json);
+            if printed && summary.ok() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

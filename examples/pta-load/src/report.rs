@@ -1,6 +1,7 @@
 //! Counting outcomes and printing the summary.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -102,7 +103,15 @@ impl Summary {
         self.stats.latency.value_at_quantile(q)
     }
 
-    pub(crate) fn print(&self, json: bool) {
+    /// Prints the summary on standard output; `false` if it could not be written.
+    pub(crate) fn print(&self, json: bool) -> bool {
+        let mut out = std::io::stdout().lock();
+        self.write(&mut out, json)
+            .and_then(|()| out.flush())
+            .is_ok()
+    }
+
+    fn write(&self, out: &mut impl Write, json: bool) -> std::io::Result<()> {
         let throughput = self.requests() as f64 / self.seconds.max(1e-9);
         if json {
             let value = serde_json::json!({
@@ -124,11 +133,11 @@ impl Summary {
                 "mismatches": self.stats.mismatches,
                 "ok": self.ok(),
             });
-            println!("{value}");
-            return;
+            return writeln!(out, "{value}");
         }
         let ms = |us: u64| us as f64 / 1000.0;
-        println!(
+        writeln!(
+            out,
             "{}: {} requests in {:.2} s with {} workers{}: {:.0}/s",
             self.mode,
             self.requests(),
@@ -137,22 +146,24 @@ impl Summary {
             self.rate
                 .map_or(String::new(), |r| format!(" at {r}/s scheduled")),
             throughput
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
             ms(self.quantile_us(0.5)),
             ms(self.quantile_us(0.9)),
             ms(self.quantile_us(0.99)),
             ms(self.stats.latency.max())
-        );
+        )?;
         for (k, v) in &self.stats.verdicts {
-            println!("verdict {k}: {v}");
+            writeln!(out, "verdict {k}: {v}")?;
         }
         for (k, v) in &self.stats.errors {
-            println!("error {k}: {v}");
+            writeln!(out, "error {k}: {v}")?;
         }
         if self.stats.mismatches > 0 {
-            println!("unexpected verdicts: {}", self.stats.mismatches);
+            writeln!(out, "unexpected verdicts: {}", self.stats.mismatches)?;
         }
+        Ok(())
     }
 }
