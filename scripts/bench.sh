@@ -12,6 +12,7 @@
 #   of the service and the agent during an extra 1-agent saturation run (perf-*.txt in OUT);
 #   SCALE=0 skips the 1,000-connection test (pta-service's ignored `rt_scale` test, release).
 set -euo pipefail
+umask 077
 cd "$(dirname "$0")/.."
 
 SAT_SECS=${SAT_SECS:-15}
@@ -79,7 +80,9 @@ SVC=$OUT/service; mkdir -p "$SVC"
 AGENT_PORT=$(free_port); REG_PORT=$(free_port); API_PORT=$(free_port)
 head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$SVC/admin-token"
 head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$SVC/api-keys"
-chmod 600 "$SVC/admin-token" "$SVC/api-keys"
+# curl reads the admin token from a file: no secret on any command line.
+printf 'Authorization: Bearer %s\n' "$(cat "$SVC/admin-token")" > "$SVC/admin-header"
+chmod 600 "$SVC/admin-token" "$SVC/api-keys" "$SVC/admin-header"
 cat > "$SVC/pta-service.toml" <<TOML
 data_dir = "$SVC/data"
 [agent]
@@ -139,7 +142,7 @@ load() {
 wait_agents() {
     for _ in $(seq 1 150); do
         local n
-        n=$(curl -sf --cacert "$SERVICE_CA" -H "Authorization: Bearer $(cat "$SVC/admin-token")" \
+        n=$(curl -sf --cacert "$SERVICE_CA" -H "@$SVC/admin-header" \
             "https://127.0.0.1:$API_PORT/v1/tenants/$2/agents" \
             | jq '[.agents[] | select(.connections > 0)] | length' 2>/dev/null || echo 0)
         [ "$n" -ge "$1" ] && return 0
