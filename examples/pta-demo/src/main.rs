@@ -16,6 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -175,13 +176,16 @@ async fn run(cli: Cli) -> Result<bool, String> {
         temp,
     };
     let mut interrupted = signal.clone();
+    // Set once the demo serves: from then on a signal is the normal way to stop (exit 0),
+    // whichever branch below sees it first.
+    let serving = Arc::new(AtomicBool::new(false));
     let result = tokio::select! {
         // Polled first: once serving, the signal ends `showcase_and_serve` itself (exit 0).
         biased;
-        result = showcase_and_serve(&cli, &service, &mut demo, stopped, signal, started) => result,
+        result = showcase_and_serve(&cli, &service, &mut demo, stopped, signal, started, &serving) => result,
         _ = interrupted.wait_for(Option::is_some) => {
             println!("pta-demo: interrupted: stopping");
-            Ok(false)
+            Ok(serving.load(Ordering::SeqCst))
         }
     };
     drop(service);
@@ -200,6 +204,7 @@ async fn showcase_and_serve(
     stopped: watch::Receiver<bool>,
     mut signal: watch::Receiver<Option<&'static str>>,
     started: Instant,
+    serving: &AtomicBool,
 ) -> Result<bool, String> {
     let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let api: Arc<dyn Api> = Arc::new(service.clone());
@@ -353,6 +358,7 @@ async fn showcase_and_serve(
     );
     println!();
     println!("Press Ctrl-C to stop.");
+    serving.store(true, Ordering::SeqCst);
     drop(api_key);
     let signal = match signal.wait_for(Option::is_some).await {
         Ok(name) => name.unwrap_or("signal"),
