@@ -82,7 +82,6 @@ mod cert;
 mod config;
 mod error;
 mod metrics;
-mod pin;
 mod proxy;
 mod register;
 mod runtime;

@@ -221,7 +221,7 @@ async fn post(
     timeout: Duration,
 ) -> Result<(u16, Option<u64>, Bytes), Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(crate::pin::PinnedVerifier::new(*pin, provider.clone()));
+    let verifier = Arc::new(pta_cert::PinnedServerVerifier::new(*pin, provider.clone()));
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| Error::Tls {

@@ -115,6 +115,7 @@ mod error;
 mod identity;
 mod key;
 mod pem;
+mod pin;
 mod policy;
 mod renewal;
 mod signer;
@@ -131,6 +132,7 @@ pub use csr::{Csr, MAX_CSR_LEN, VerifiedCsr};
 pub use error::{Error, KeyPolicyViolation};
 pub use identity::{AGENT_URI_PREFIX, AgentIdentity, TENANT_URI_PREFIX, TenantTrust};
 pub use key::{KeyPair, KeySize, SecretPem};
+pub use pin::PinnedServerVerifier;
 pub use policy::{MAX_ID_LEN, MAX_RSA_BITS, MIN_RSA_BITS};
 pub use renewal::{CertValidity, RenewalDecision, RenewalPolicy};
 #[cfg(unix)]

@@ -24,13 +24,9 @@ use clap::Parser;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
-use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
+use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
-use sha2::{Digest, Sha256};
+use rustls::pki_types::{CertificateDer, ServerName};
 use zeroize::Zeroizing;
 
 /// Checks one user's password through the sign-in API of a pta service.
@@ -191,7 +187,9 @@ fn target(cli: &Cli) -> Result<Target, Failure> {
                 let pin = parse_pin(hex)?;
                 builder
                     .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(PinnedVerifier { pin, provider }))
+                    .with_custom_certificate_verifier(Arc::new(
+                        pta_cert::PinnedServerVerifier::new(pin, provider),
+                    ))
                     .with_no_client_auth()
             } else {
                 return Err(usage(
@@ -495,77 +493,4 @@ fn percent_encode(segment: &str) -> String {
         }
     }
     out
-}
-
-/// Accepts the server only through the pinned CA certificate: one certificate of the
-/// presented chain must have the pin, and the leaf must verify against it, as the only trust
-/// anchor, for the URL's host (the join token's rule, PROTOCOL.md 13.2).
-#[derive(Debug)]
-struct PinnedVerifier {
-    pin: [u8; 32],
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for PinnedVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let anchor = std::iter::once(end_entity)
-            .chain(intermediates)
-            .find(|c| {
-                let digest: [u8; 32] = Sha256::digest(c.as_ref()).into();
-                bool::from(subtle::ConstantTimeEq::ct_eq(&digest[..], &self.pin[..]))
-            })
-            .ok_or_else(|| {
-                rustls::Error::General(
-                    "no certificate in the server's chain has the --ca-sha256 pin".into(),
-                )
-            })?;
-        let mut roots = RootCertStore::empty();
-        roots.add(anchor.clone().into_owned())?;
-        let inner =
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
-                .build()
-                .map_err(|e| rustls::Error::General(format!("pinned verifier: {e}")))?;
-        inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }

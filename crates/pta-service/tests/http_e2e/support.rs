@@ -11,11 +11,9 @@ use http_body_util::{BodyExt, Full};
 use pta_service::config::Config;
 use pta_service::http::{self, Api, HttpServer, RateLimit, RegistrationOptions};
 use pta_service::{Clock, ManualClock, MemoryStore, Service, Store, SystemClock};
-use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -236,81 +234,15 @@ pub(crate) fn pin_of_der(der: &[u8]) -> [u8; 32] {
     Sha256::digest(der).into()
 }
 
-/// PROTOCOL.md section 13.2: accept the server only if a certificate of its chain has the
-/// pinned SHA-256, and the leaf verifies against that certificate as the only trust anchor
-/// for the host.
-#[derive(Debug)]
-struct PinnedVerifier {
-    pin: [u8; 32],
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for PinnedVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let anchor = std::iter::once(end_entity)
-            .chain(intermediates)
-            .find(|c| pin_of_der(c.as_ref()) == self.pin)
-            .ok_or_else(|| rustls::Error::General("no certificate matches the pin".into()))?;
-        let mut roots = RootCertStore::empty();
-        roots.add(anchor.clone().into_owned())?;
-        let inner = WebPkiServerVerifier::builder_with_provider(
-            Arc::new(roots),
-            Arc::clone(&self.provider),
-        )
-        .build()
-        .map_err(|e| rustls::Error::General(e.to_string()))?;
-        inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 pub(crate) fn pinned_client(pin: [u8; 32]) -> Arc<ClientConfig> {
     let provider = provider();
     let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&[&rustls::version::TLS13])
         .unwrap()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedVerifier { pin, provider }))
+        .with_custom_certificate_verifier(Arc::new(pta_cert::PinnedServerVerifier::new(
+            pin, provider,
+        )))
         .with_no_client_auth();
     Arc::new(config)
 }

@@ -1,6 +1,7 @@
-//! The registration connection's server-certificate check (PROTOCOL.md section 13.2): one
-//! certificate of the presented chain must have the join token's SHA-256 pin, and the leaf must
-//! verify against that certificate, as the only trust anchor, for the URL's host.
+//! Trust on a pin (PROTOCOL.md section 13.2): one certificate of the server's presented chain
+//! must have the pinned SHA-256, and the leaf must verify against that certificate, as the only
+//! trust anchor, for the server name. The agent uses it with the join token's pin before it has
+//! the service CA; clients holding only the CA's fingerprint (`pta-signin --ca-sha256`) too.
 
 use std::sync::Arc;
 
@@ -11,20 +12,26 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
 
-/// Accepts a server only through the pinned certificate.
+/// A rustls server-certificate verifier that accepts a server only through the certificate
+/// whose SHA-256 (of its DER) is the pin. Use it with
+/// `ClientConfig::dangerous().set_certificate_verifier` or
+/// `with_custom_certificate_verifier`; everything but the choice of trust anchor is webpki's
+/// ordinary check.
 #[derive(Debug)]
-pub(crate) struct PinnedVerifier {
+pub struct PinnedServerVerifier {
     pin: [u8; 32],
     provider: Arc<CryptoProvider>,
 }
 
-impl PinnedVerifier {
-    pub(crate) fn new(pin: [u8; 32], provider: Arc<CryptoProvider>) -> Self {
+impl PinnedServerVerifier {
+    /// A verifier for `pin` (SHA-256 of the anchor certificate's DER) with `provider`'s
+    /// signature algorithms.
+    pub fn new(pin: [u8; 32], provider: Arc<CryptoProvider>) -> Self {
         Self { pin, provider }
     }
 }
 
-impl ServerCertVerifier for PinnedVerifier {
+impl ServerCertVerifier for PinnedServerVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -41,7 +48,7 @@ impl ServerCertVerifier for PinnedVerifier {
             })
             .ok_or_else(|| {
                 rustls::Error::General(
-                    "no certificate in the server's chain has the join token's pin".into(),
+                    "no certificate in the server's chain has the pinned SHA-256".into(),
                 )
             })?;
         let mut roots = RootCertStore::empty();
