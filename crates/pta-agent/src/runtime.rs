@@ -92,6 +92,10 @@ struct Shared {
     tls: RwLock<Arc<ClientConfig>>,
     facts: Mutex<LeafFacts>,
     keys: Mutex<Vec<KeyEntry>>,
+    /// Held (shared) by every RSA open in flight. A session-key open that misses its key
+    /// takes it exclusively, so it waits for the grant that may be opening that key (requests
+    /// arrive in order: a grant is sent before the envelopes that use its key).
+    rsa_opens: tokio::sync::RwLock<()>,
     /// Incremented on each installed renewal; a session remembers the one it connected with.
     generation: AtomicU64,
     /// The generation whose certificate the latest connection presented: the service seals
@@ -189,6 +193,7 @@ impl Agent {
             tls: RwLock::new(tls),
             facts: Mutex::new(facts),
             keys: Mutex::new(keys),
+            rsa_opens: tokio::sync::RwLock::new(()),
             generation: AtomicU64::new(0),
             session_generation: AtomicU64::new(0),
             unconfirmed: Mutex::new(state.previous.is_some().then_some(0)),
@@ -777,13 +782,22 @@ impl Shared {
             .iter()
             .any(|s| matches!(s, Stanza::RsaOaep { .. } | Stanza::SessionKeyGrant { .. }));
         let opened = if rsa {
+            let _opening = self.rsa_opens.read().await;
             let shared = self.clone();
             tokio::task::spawn_blocking(move || {
                 shared.open(op, &id, &tenant, &login, deadline, &envelope)
             })
             .await
         } else {
-            Ok(self.open(op, &id, &tenant, &login, deadline, &envelope))
+            match self.open(op, &id, &tenant, &login, deadline, &envelope) {
+                Err(ErrorCode::UnknownSessionKey) => {
+                    // The grant for this key may still be opening: wait for the RSA opens in
+                    // flight, then try once more.
+                    drop(self.rsa_opens.write().await);
+                    Ok(self.open(op, &id, &tenant, &login, deadline, &envelope))
+                }
+                other => Ok(other),
+            }
         };
         let opened = match opened {
             Ok(Ok(o)) => o,
