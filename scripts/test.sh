@@ -6,4 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
-cargo test --workspace --locked
+cargo test --workspace --locked --exclude pta-e2e
+# The end-to-end tests drive agents, the service and the directories under load and measure
+# hand-offs on the machine's cores: one at a time, so they do not compete with each other.
+cargo test --locked -p pta-e2e -- --test-threads=1
