@@ -8,9 +8,13 @@
 #
 # Usage: scripts/bench.sh [OUTPUT_DIR]      (release build; about 4 to 6 minutes in all)
 # Environment: SAT_SECS (15), HALF_SECS (10), RAW_SECS (10), SAT_WORKERS (32),
-#   SKIP_SAMBA (0), BULK_USERS (1000), CARGO_TARGET_DIR; PROFILE=1 also records `perf` profiles
+#   SKIP_SAMBA (0), BULK_USERS (1000), CARGO_TARGET_DIR, BIN (a folder with the four release
+#   binaries, to compare builds: nothing is built then); PROFILE=1 also records `perf` profiles
 #   of the service and the agent during an extra 1-agent saturation run (perf-*.txt in OUT);
-#   SCALE=0 skips the 1,000-connection test (pta-service's ignored `rt_scale` test, release).
+#   SCALE=0 skips the 1,000-connection test (pta-service's ignored `rt_scale` test, release);
+#   DIRECT=0 skips the slapd-1-agent-direct row (1 agent binding the user's DN directly,
+#   `resolution = "direct"`, logins given as DNs: one LDAP operation per sign-in instead of
+#   the search-then-bind of the other slapd rows).
 set -euo pipefail
 umask 077
 cd "$(dirname "$0")/.."
@@ -23,17 +27,20 @@ BULK_USERS=${BULK_USERS:-1000}
 SKIP_SAMBA=${SKIP_SAMBA:-0}
 PROFILE=${PROFILE:-0}
 SCALE=${SCALE:-1}
+DIRECT=${DIRECT:-1}
 OUT=${1:-$(mktemp -d /tmp/pta-bench.XXXXXX)}
 mkdir -p "$OUT"
 # Everything this script starts stops within this bound, whatever happens.
 TOTAL_LIMIT=${TOTAL_LIMIT:-570}
 
-cargo build --release --locked -p pta-service-cli -p pta-agent-cli -p pta-load \
-    -p pta-testkit --bins
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --locked -p pta-service-cli -p pta-agent-cli -p pta-load \
+        -p pta-testkit --bins
+    BIN=${CARGO_TARGET_DIR:-target}/release
+fi
 if [ "$SCALE" = 1 ]; then
     cargo test --release --locked -p pta-service --test integration --no-run
 fi
-BIN=${CARGO_TARGET_DIR:-target}/release
 HZ=$(getconf CLK_TCK)
 
 PIDS=()
@@ -104,6 +111,7 @@ api_keys_file = "$SVC/api-keys"
 TOML
 "$BIN/pta-service" tenant create bench --config "$SVC/pta-service.toml" > /dev/null
 "$BIN/pta-service" tenant create bench-ad --config "$SVC/pta-service.toml" > /dev/null
+"$BIN/pta-service" tenant create bench-direct --config "$SVC/pta-service.toml" > /dev/null
 "$BIN/pta-service" serve --config "$SVC/pta-service.toml" > "$SVC/stdout" 2> "$SVC/stderr" &
 SVC_PID=$!; PIDS+=("$SVC_PID")
 for _ in $(seq 1 100); do grep -q '^api:' "$SVC/stdout" 2>/dev/null && break; sleep 0.1; done
@@ -228,6 +236,23 @@ wait_agents 3 bench
 measure "slapd-3-agents" bench "$OUT/slapd-raw.json" "${SLAPD_LOAD[@]}"
 for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
 AGENT_PIDS=()
+if [ "$DIRECT" = 1 ]; then
+    # One LDAP operation per sign-in: the login is the user's DN, bound as given.
+    start_agent direct1 bench-direct "[directory.ldap]
+urls = [\"$LDAP_URL\"]
+ca_file = \"$LDAP_CA\"
+dialect = \"openldap\"
+resolution = \"direct\"
+bind_pool_size = 8"
+    wait_agents 1 bench-direct
+    DN="ou=bulk,dc=example,dc=test"
+    measure "slapd-1-agent-direct" bench-direct "$OUT/slapd-raw.json" \
+        --users "uid=bulk{00000..$(printf %05d $((LAST * 9 / 10)))},$DN" \
+        --bad-users "uid=bulk{$(printf %05d $((LAST * 9 / 10 + 1)))..$(printf %05d $LAST)},$DN" \
+        --bad-ratio 0.1
+    for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
+    AGENT_PIDS=()
+fi
 cleanup_fixture() { exec {FIXTURE_FD}>&-; FIXTURE_FD=""; wait "$FIXTURE_PID" 2>/dev/null || true; }
 cleanup_fixture
 
