@@ -14,7 +14,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
-use crate::plan::Plan;
+use crate::plan::{Limits, Plan};
 use crate::report::Stats;
 use crate::users::UserSet;
 
@@ -153,18 +153,33 @@ impl Mix {
     }
 }
 
-/// Runs `workers` workers until the plan ends; merges what they saw.
+/// Opens one keep-alive connection per worker, then starts the plan's clock and runs the
+/// workers until it ends; returns the plan and what the workers saw. Connection set-up (the
+/// TLS handshakes) is not counted in the latencies or the throughput.
 pub(crate) async fn run(
     target: Arc<Target>,
     mix: Arc<Mix>,
-    plan: Arc<Plan>,
+    limits: Limits,
     workers: usize,
-) -> Result<Stats, String> {
+) -> Result<(Arc<Plan>, Stats), String> {
+    let mut opening = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let target = target.clone();
+        opening.push(tokio::spawn(async move { target.connect().await }));
+    }
+    let mut conns = Vec::with_capacity(workers);
+    for task in opening {
+        let open = tokio::time::timeout(target.timeout, task)
+            .await
+            .map_err(|_| format!("connect {}: timed out", target.addr))?;
+        conns.push(open.map_err(|e| format!("connect task failed: {e}"))??);
+    }
+    let plan = Arc::new(Plan::new(limits));
     let progress = plan.progress();
     let mut tasks = Vec::with_capacity(workers);
-    for _ in 0..workers {
+    for conn in conns {
         let (target, mix, plan) = (target.clone(), mix.clone(), plan.clone());
-        tasks.push(tokio::spawn(worker(target, mix, plan)));
+        tasks.push(tokio::spawn(worker(target, mix, plan, conn)));
     }
     let mut all = Stats::new()?;
     let hard_stop = plan.deadline() + target.timeout + Duration::from_secs(5);
@@ -178,12 +193,18 @@ pub(crate) async fn run(
     if let Some(p) = progress {
         p.abort();
     }
-    Ok(all)
+    Ok((plan, all))
 }
 
-async fn worker(target: Arc<Target>, mix: Arc<Mix>, plan: Arc<Plan>) -> Result<Stats, String> {
+async fn worker(
+    target: Arc<Target>,
+    mix: Arc<Mix>,
+    plan: Arc<Plan>,
+    conn: SendRequest<Full<Bytes>>,
+) -> Result<Stats, String> {
     let mut stats = Stats::new()?;
-    let mut conn: Option<SendRequest<Full<Bytes>>> = None;
+    // After an error the connection is dropped and the next request opens a new one.
+    let mut conn = Some(conn);
     while let Some((i, due)) = plan.take() {
         tokio::time::sleep_until(due).await;
         let (login, good, client_ip) = mix.pick(i);
@@ -225,12 +246,13 @@ async fn send(
     body: String,
 ) -> Result<String, String> {
     let sender = match conn {
-        Some(c) if c.is_ready() => c,
+        Some(c) if !c.is_closed() => c,
         _ => conn.insert(target.connect().await.map_err(|e| {
             eprintln!("pta-load: {e}");
             "connect".to_owned()
         })?),
     };
+    sender.ready().await.map_err(|_| "http_io".to_owned())?;
     let request = hyper::Request::post(target.path.as_str())
         .header(hyper::header::HOST, target.host.as_str())
         .header(hyper::header::AUTHORIZATION, target.authorization.as_str())

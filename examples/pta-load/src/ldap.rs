@@ -9,7 +9,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio::time::{Instant, timeout};
 
-use crate::plan::Plan;
+use crate::plan::{Limits, Plan};
 use crate::report::Stats;
 use crate::users::UserSet;
 
@@ -79,19 +79,32 @@ impl Target {
     }
 }
 
-/// Runs one connection per worker, opened before the plan starts counting requests.
+/// Opens one connection per worker, then starts the plan's clock and runs the workers until
+/// it ends; returns the plan and what the workers saw.
 pub(crate) async fn run(
     target: Arc<Target>,
     users: Arc<UserSet>,
-    plan: Arc<Plan>,
+    limits: Limits,
     workers: usize,
-) -> Result<Stats, String> {
+) -> Result<(Arc<Plan>, Stats), String> {
+    let mut opening = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let target = target.clone();
+        opening.push(tokio::spawn(async move { target.connect().await }));
+    }
+    let mut conns = Vec::with_capacity(workers);
+    for task in opening {
+        conns.push(
+            task.await
+                .map_err(|e| format!("connect task failed: {e}"))??,
+        );
+    }
+    let plan = Arc::new(Plan::new(limits));
     let progress = plan.progress();
     let mut tasks = Vec::with_capacity(workers);
-    for w in 0..workers {
+    for (w, ldap) in conns.into_iter().enumerate() {
         let (target, users, plan) = (target.clone(), users.clone(), plan.clone());
         tasks.push(tokio::spawn(async move {
-            let ldap = target.connect().await?;
             worker(&target, ldap, &users, &plan, w as u64).await
         }));
     }
@@ -107,7 +120,7 @@ pub(crate) async fn run(
     if let Some(p) = progress {
         p.abort();
     }
-    Ok(all)
+    Ok((plan, all))
 }
 
 async fn worker(

@@ -35,8 +35,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::plan::{Limits, Plan};
-use crate::report::{Stats, Summary};
+use crate::plan::Limits;
+use crate::report::Summary;
 use crate::users::UserSet;
 
 /// Load generator for pta-service (sign-ins) and LDAP directories (raw rebinds).
@@ -197,15 +197,9 @@ async fn sign_in(a: &SignInArgs, limits: Limits) -> Result<Summary, Failure> {
         bad,
         bad_ratio: a.bad_ratio,
     };
-    let plan = Arc::new(Plan::new(limits));
-    let stats = http::run(
-        Arc::new(target),
-        Arc::new(mix),
-        plan.clone(),
-        a.common.workers,
-    )
-    .await
-    .map_err(Failure::Run)?;
+    let (plan, stats) = http::run(Arc::new(target), Arc::new(mix), limits, a.common.workers)
+        .await
+        .map_err(Failure::Run)?;
     Ok(Summary::new("sign-in", &plan, a.common.workers, stats))
 }
 
@@ -218,15 +212,9 @@ async fn raw_ldap(a: &RawLdapArgs, limits: Limits) -> Result<Summary, Failure> {
         a.common.timeout,
     )
     .map_err(Failure::Usage)?;
-    let plan = Arc::new(Plan::new(limits));
-    let stats: Stats = ldap::run(
-        Arc::new(target),
-        Arc::new(users),
-        plan.clone(),
-        a.common.workers,
-    )
-    .await
-    .map_err(Failure::Run)?;
+    let (plan, stats) = ldap::run(Arc::new(target), Arc::new(users), limits, a.common.workers)
+        .await
+        .map_err(Failure::Run)?;
     Ok(Summary::new("raw-ldap", &plan, a.common.workers, stats))
 }
 
