@@ -420,7 +420,10 @@ impl MemorySection {
             })?;
             users.extend(file.user);
         }
-        Ok(Arc::new(MemoryDirectory::from_users(users)?))
+        // Argon2id is CPU work: off the runtime's thread (see `offload`).
+        Ok(Arc::new(crate::offload::OnBlockingPool::new(
+            MemoryDirectory::from_users(users)?,
+        )))
     }
 }
 

@@ -82,6 +82,7 @@ mod cert;
 mod config;
 mod error;
 mod metrics;
+mod offload;
 mod proxy;
 mod register;
 mod runtime;

@@ -172,7 +172,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread runs the session, the request tasks and the LDAP connections: no wake-ups
+    // across worker threads per request (futexes were the agent's largest kernel cost with the
+    // multi-thread runtime). RSA work (grants, renewal keys) still goes to the blocking pool.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
