@@ -115,6 +115,18 @@ pub trait Api: Send + Sync {
     /// The tenant with this name.
     async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, ServiceError>;
 
+    /// The id of the tenant a sign-in names by `key`, its id or its name; `None` when there is
+    /// no such tenant. Called on every sign-in: the default asks [`tenant`](Self::tenant) and
+    /// [`tenant_by_name`](Self::tenant_by_name); [`Service`] answers from memory.
+    async fn sign_in_tenant(&self, key: &str) -> Result<Option<TenantId>, ServiceError> {
+        if let Ok(id) = key.parse::<TenantId>()
+            && let Some(t) = self.tenant(&id).await?
+        {
+            return Ok(Some(t.id));
+        }
+        Ok(self.tenant_by_name(key).await?.map(|t| t.id))
+    }
+
     /// Changes a tenant's agent limit.
     async fn set_agent_limit(&self, tenant: &TenantId, limit: u32) -> Result<(), ServiceError>;
 
@@ -198,6 +210,20 @@ impl Api for Service {
 
     async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, ServiceError> {
         self.store().tenant_by_name(name).await
+    }
+
+    async fn sign_in_tenant(&self, key: &str) -> Result<Option<TenantId>, ServiceError> {
+        // Loaded tenants from memory; a tenant another process created since the last poll of
+        // the store is looked up there (the sign-in then says it is not loaded yet).
+        if let Some(id) = self.loaded_tenant(key) {
+            return Ok(Some(id));
+        }
+        if let Ok(id) = key.parse::<TenantId>()
+            && let Some(t) = self.store().tenant(&id).await?
+        {
+            return Ok(Some(t.id));
+        }
+        Ok(self.store().tenant_by_name(key).await?.map(|t| t.id))
     }
 
     async fn set_agent_limit(&self, tenant: &TenantId, limit: u32) -> Result<(), ServiceError> {

@@ -132,11 +132,15 @@ pub(crate) async fn sign_in(
         }
         context.location = Some(location);
     }
-    let tenant = state.tenant(&tenant).await?;
+    let tenant = match state.api.sign_in_tenant(&tenant).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return Err(ApiError::unknown_tenant()),
+        Err(e) => return Err(ApiError::from_service(&e)),
+    };
     let password = request.password.into_password();
     match state
         .api
-        .sign_in(&tenant.id, &request.login, password, context)
+        .sign_in(&tenant, &request.login, password, context)
         .await
     {
         Ok(result) => ok(shapes::sign_in_result(&result)),

@@ -471,6 +471,11 @@ impl Service {
         self.inner.crl_der(tenant)
     }
 
+    /// The loaded tenant named by `key` (its id or its name), from memory.
+    pub(crate) fn loaded_tenant(&self, key: &str) -> Option<TenantId> {
+        self.inner.loaded_tenant(key)
+    }
+
     /// A user's lockout state.
     ///
     /// # Errors

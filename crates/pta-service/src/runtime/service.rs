@@ -286,6 +286,18 @@ impl Inner {
         Ok(state.crl.to_vec())
     }
 
+    /// The loaded tenant named by `key`, its id or its name, from memory (no store call).
+    /// `None` for a tenant this process has not loaded yet.
+    pub(crate) fn loaded_tenant(&self, key: &str) -> Option<TenantId> {
+        let trust = self.trust.read().unwrap_or_else(PoisonError::into_inner);
+        if let Ok(id) = key.parse::<TenantId>()
+            && trust.tenants.contains_key(&id)
+        {
+            return Some(id);
+        }
+        trust.names.get(key).copied()
+    }
+
     pub(crate) fn knows_tenant(&self, tenant: &TenantId) -> bool {
         self.trust
             .read()
@@ -320,7 +332,7 @@ impl Inner {
         let tenants = self.store.tenants().await?;
         let mut changed = false;
         let mut newly_revoked: Vec<(TenantId, Vec<u8>, Option<AgentId>)> = Vec::new();
-        for tenant in tenants {
+        for tenant in &tenants {
             match self.refresh_tenant(&tenant.id, now).await {
                 Ok(Some(revoked)) => {
                     newly_revoked.extend(revoked);
@@ -349,6 +361,14 @@ impl Inner {
                     connections = closed.len(),
                     "revoked agent disconnected"
                 );
+            }
+        }
+        {
+            let mut trust = self.trust.write().unwrap_or_else(PoisonError::into_inner);
+            for tenant in &tenants {
+                if trust.tenants.contains_key(&tenant.id) {
+                    trust.names.insert(tenant.name.clone(), tenant.id);
+                }
             }
         }
         // New connections get the new trust set and CRLs (revoked ones are also refused by the

@@ -26,6 +26,9 @@ pub(crate) struct TenantState {
 #[derive(Default)]
 pub(crate) struct TrustSet {
     pub(crate) tenants: HashMap<TenantId, TenantState>,
+    /// Tenant names of the loaded tenants (names are unique and never change), so that a
+    /// sign-in naming its tenant needs no store lookup.
+    pub(crate) names: HashMap<String, TenantId>,
     trust: TenantTrust,
     /// `None` while no tenant exists (nothing to verify clients against).
     pub(crate) config: Option<Arc<rustls::ServerConfig>>,
