@@ -546,7 +546,13 @@ impl Shared {
                         pending.extend_from_slice(data.get(used..).unwrap_or_default());
                     }
                 },
-                Some(answer) = rx.recv() => self.send_answer(&mut s, answer),
+                Some(answer) = rx.recv() => {
+                    self.send_answer(&mut s, answer);
+                    // Every answer ready now goes out in the same write.
+                    while let Ok(answer) = rx.try_recv() {
+                        self.send_answer(&mut s, answer);
+                    }
+                }
                 () = tokio::time::sleep_until(timer) => s.handle_timeout(self.now_ms()),
                 _ = stop.changed(), if !draining => {
                     draining = true;
