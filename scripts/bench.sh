@@ -8,13 +8,15 @@
 #
 # Usage: scripts/bench.sh [OUTPUT_DIR]      (release build; about 4 to 6 minutes in all)
 # Environment: SAT_SECS (15), HALF_SECS (10), RAW_SECS (10), SAT_WORKERS (32),
-#   SKIP_SAMBA (0), BULK_USERS (1000), CARGO_TARGET_DIR, BIN (a folder with the four release
+#   SKIP_SAMBA (0), BULK_USERS (1000), INSTR (1 where `perf stat` counts instructions:
+#   a column of instructions per sign-in), CARGO_TARGET_DIR, BIN (a folder with the four release
 #   binaries, to compare builds: nothing is built then); PROFILE=1 also records `perf` profiles
 #   of the service and the agent during an extra 1-agent saturation run (perf-*.txt in OUT);
 #   SCALE=0 skips the 1,000-connection test (pta-service's ignored `rt_scale` test, release);
 #   DIRECT=0 skips the slapd-1-agent-direct row (1 agent binding the user's DN directly,
 #   `resolution = "direct"`, logins given as DNs: one LDAP operation per sign-in instead of
-#   the search-then-bind of the other slapd rows).
+#   the search-then-bind of the other slapd rows); SEARCH=0 skips the two search-then-bind
+#   slapd rows (and the profile run, which is one of them).
 set -euo pipefail
 umask 077
 cd "$(dirname "$0")/.."
@@ -28,6 +30,12 @@ SKIP_SAMBA=${SKIP_SAMBA:-0}
 PROFILE=${PROFILE:-0}
 SCALE=${SCALE:-1}
 DIRECT=${DIRECT:-1}
+SEARCH=${SEARCH:-1}
+# Instructions per sign-in (perf stat; steadier than CPU time on a shared host) when perf can
+# count them here.
+if [ -z "${INSTR:-}" ]; then
+    if perf stat -e instructions true > /dev/null 2>&1; then INSTR=1; else INSTR=0; fi
+fi
 OUT=${1:-$(mktemp -d /tmp/pta-bench.XXXXXX)}
 mkdir -p "$OUT"
 # Everything this script starts stops within this bound, whatever happens.
@@ -136,7 +144,13 @@ start_agent() {
 # load NAME TENANT ARGS...: pta-load sign-in; JSON in $OUT/NAME.json, CPU ticks in $OUT/NAME.cpu
 load() {
     local name=$1 tenant=$2; shift 2
-    local s0 a0 s1 a1
+    local s0 a0 s1 a1 p1="" p2=""
+    if [ "$INSTR" = 1 ]; then
+        perf stat -x, -e instructions -o "$OUT/$name.instr-service" -p "$SVC_PID" \
+            > /dev/null 2>&1 & p1=$!
+        perf stat -x, -e instructions -o "$OUT/$name.instr-agents" \
+            -p "$(IFS=,; echo "${AGENT_PIDS[*]}")" > /dev/null 2>&1 & p2=$!
+    fi
     s0=$(cpu_of "$SVC_PID"); a0=$(cpu_of "${AGENT_PIDS[@]}")
     PTA_LOAD_API_KEY=$(cat "$SVC/api-keys") PTA_LOAD_PASSWORD=$PASSWORD \
         "$BIN/pta-load" sign-in --url "https://127.0.0.1:$API_PORT" --ca "$SERVICE_CA" \
@@ -144,6 +158,7 @@ load() {
         || { echo "bench.sh: $name had errors:" >&2; cat "$OUT/$name.json" >&2; }
     s1=$(cpu_of "$SVC_PID"); a1=$(cpu_of "${AGENT_PIDS[@]}")
     echo "$((s1 - s0)) $((a1 - a0))" > "$OUT/$name.cpu"
+    if [ -n "$p1" ]; then kill -INT "$p1" "$p2" 2>/dev/null || true; wait "$p1" "$p2" || true; fi
 }
 
 # wait_agents N TENANT: until N agents of the tenant hold a connection
@@ -178,11 +193,21 @@ s, a = map(int, open(f"{out}/{label}-sat.cpu").read().split())
 n = sat["requests"]
 us = lambda ticks: ticks / hz * 1e6 / max(n, 1)
 lat = lambda d, k: d["latency_us"][k] / 1000
+def instr(who):
+    # perf stat -x, output: the count is the first field of the "instructions" line.
+    try:
+        for line in open(f"{out}/{label}-sat.instr-{who}"):
+            f = line.split(",")
+            if len(f) > 2 and f[2].startswith("instructions") and f[0].isdigit():
+                return f"{int(f[0]) / max(n, 1) / 1000:.0f}"
+    except OSError:
+        pass
+    return "-"
 errs = sum(sat["errors"].values()) + sum(half["errors"].values()) + sat["mismatches"] + half["mismatches"]
 print(f"| {label} | {raw['throughput']:,.0f} | {sat['throughput']:,.0f} | {sat['throughput']/raw['throughput']:.2f} "
       f"| {lat(sat,'p50'):.1f} / {lat(sat,'p99'):.1f} | {half['throughput']:,.0f} "
       f"| {lat(half,'p50'):.2f} / {lat(half,'p90'):.2f} / {lat(half,'p99'):.2f} / {lat(half,'max'):.1f} "
-      f"| {us(s):.0f} | {us(a):.0f} | {errs} |")
+      f"| {us(s):.0f} | {us(a):.0f} | {instr('service')} / {instr('agents')} | {errs} |")
 PY
 )")
 }
@@ -211,6 +236,7 @@ PTA_LOAD_PASSWORD=$PASSWORD "$BIN/pta-load" raw-ldap --url "$LDAP_URL" --ca "$LD
 
 SLAPD_LOAD=(--users "bulk{00000..$(printf %05d $((LAST * 9 / 10)))}"
     --bad-users "bulk{$(printf %05d $((LAST * 9 / 10 + 1)))..$(printf %05d $LAST)}" --bad-ratio 0.1)
+if [ "$SEARCH" = 1 ]; then
 start_agent ldap1 bench "$SLAPD_DIR"
 wait_agents 1 bench
 measure "slapd-1-agent" bench "$OUT/slapd-raw.json" "${SLAPD_LOAD[@]}"
@@ -236,6 +262,7 @@ wait_agents 3 bench
 measure "slapd-3-agents" bench "$OUT/slapd-raw.json" "${SLAPD_LOAD[@]}"
 for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
 AGENT_PIDS=()
+fi
 if [ "$DIRECT" = 1 ]; then
     # One LDAP operation per sign-in: the login is the user's DN, bound as given.
     start_agent direct1 bench-direct "[directory.ldap]
@@ -282,8 +309,8 @@ if [ "$SCALE" = 1 ]; then
 fi
 
 {
-echo "| run | raw binds/s | e2e sign-ins/s (saturation) | e2e / raw | sat. p50 / p99 ms | 50 % rate achieved/s | at 50 %: p50 / p90 / p99 / max ms | service CPU us/sign-in | agents CPU us/sign-in | errors |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| run | raw binds/s | e2e sign-ins/s (saturation) | e2e / raw | sat. p50 / p99 ms | 50 % rate achieved/s | at 50 %: p50 / p90 / p99 / max ms | service CPU us/sign-in | agents CPU us/sign-in | k instructions/sign-in, service / agents | errors |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for r in "${ROWS[@]}"; do echo "$r"; done
 } | tee "$OUT/table.md"
 echo "raw data: $OUT" >&2
