@@ -34,7 +34,8 @@ SEARCH=${SEARCH:-1}
 # Instructions per sign-in (perf stat; steadier than CPU time on a shared host) when perf can
 # count them here.
 if [ -z "${INSTR:-}" ]; then
-    if perf stat -e instructions true > /dev/null 2>&1; then INSTR=1; else INSTR=0; fi
+    # Some virtual machines have no hardware counters: perf then prints "<not supported>".
+    if perf stat -x, -e instructions true 2>&1 | grep -q '^[0-9]'; then INSTR=1; else INSTR=0; fi
 fi
 OUT=${1:-$(mktemp -d /tmp/pta-bench.XXXXXX)}
 mkdir -p "$OUT"
