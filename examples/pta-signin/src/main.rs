@@ -272,9 +272,11 @@ fn read_password(user: &str) -> Result<Zeroizing<String>, Failure> {
     let stdin = std::io::stdin();
     let mut line = Zeroizing::new(String::with_capacity(1024));
     if stdin.is_terminal() {
+        // Echo off before the prompt: input typed (or pasted) as soon as the prompt shows
+        // must not be echoed.
+        let echo_off = EchoOff::new(&stdin);
         eprint!("Password for {user}: ");
         let _ = std::io::stderr().flush();
-        let echo_off = EchoOff::new(&stdin);
         let read = stdin.lock().read_line(&mut line);
         drop(echo_off);
         eprintln!();
