@@ -238,31 +238,31 @@ PTA_LOAD_PASSWORD=$PASSWORD "$BIN/pta-load" raw-ldap --url "$LDAP_URL" --ca "$LD
 SLAPD_LOAD=(--users "bulk{00000..$(printf %05d $((LAST * 9 / 10)))}"
     --bad-users "bulk{$(printf %05d $((LAST * 9 / 10 + 1)))..$(printf %05d $LAST)}" --bad-ratio 0.1)
 if [ "$SEARCH" = 1 ]; then
-start_agent ldap1 bench "$SLAPD_DIR"
-wait_agents 1 bench
-measure "slapd-1-agent" bench "$OUT/slapd-raw.json" "${SLAPD_LOAD[@]}"
-if [ "$PROFILE" = 1 ]; then
-    perf record -F 499 -g -o "$OUT/perf-service.data" -p "$SVC_PID" -- sleep 10 \
-        > /dev/null 2>&1 &
-    P1=$!
-    perf record -F 499 -g -o "$OUT/perf-agent.data" -p "${AGENT_PIDS[0]}" -- sleep 10 \
-        > /dev/null 2>&1 &
-    P2=$!
-    load "slapd-profile" bench --workers "$SAT_WORKERS" --duration 10s "${SLAPD_LOAD[@]}"
-    wait "$P1" "$P2" || true
-    for w in service agent; do
-        perf report -i "$OUT/perf-$w.data" --no-children --sort symbol --stdio 2>/dev/null \
-            | grep -v '^$' | grep -v '^#' | grep '%' | head -40 > "$OUT/perf-$w.txt" || true
-        perf report -i "$OUT/perf-$w.data" --no-children --sort dso --stdio 2>/dev/null \
-            | grep '%' | head -15 > "$OUT/perf-$w-dso.txt" || true
-    done
-fi
-start_agent ldap2 bench "$SLAPD_DIR"
-start_agent ldap3 bench "$SLAPD_DIR"
-wait_agents 3 bench
-measure "slapd-3-agents" bench "$OUT/slapd-raw.json" "${SLAPD_LOAD[@]}"
-for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
-AGENT_PIDS=()
+    start_agent ldap1 bench "$SLAPD_DIR"
+    wait_agents 1 bench
+    measure "slapd-1-agent" bench "$OUT/slapd-raw.json" "${SLAPD_LOAD[@]}"
+    if [ "$PROFILE" = 1 ]; then
+        perf record -F 499 -g -o "$OUT/perf-service.data" -p "$SVC_PID" -- sleep 10 \
+            > /dev/null 2>&1 &
+        P1=$!
+        perf record -F 499 -g -o "$OUT/perf-agent.data" -p "${AGENT_PIDS[0]}" -- sleep 10 \
+            > /dev/null 2>&1 &
+        P2=$!
+        load "slapd-profile" bench --workers "$SAT_WORKERS" --duration 10s "${SLAPD_LOAD[@]}"
+        wait "$P1" "$P2" || true
+        for w in service agent; do
+            perf report -i "$OUT/perf-$w.data" --no-children --sort symbol --stdio 2>/dev/null \
+                | grep -v '^$' | grep -v '^#' | grep '%' | head -40 > "$OUT/perf-$w.txt" || true
+            perf report -i "$OUT/perf-$w.data" --no-children --sort dso --stdio 2>/dev/null \
+                | grep '%' | head -15 > "$OUT/perf-$w-dso.txt" || true
+        done
+    fi
+    start_agent ldap2 bench "$SLAPD_DIR"
+    start_agent ldap3 bench "$SLAPD_DIR"
+    wait_agents 3 bench
+    measure "slapd-3-agents" bench "$OUT/slapd-raw.json" "${SLAPD_LOAD[@]}"
+    for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
+    AGENT_PIDS=()
 fi
 if [ "$DIRECT" = 1 ]; then
     # One LDAP operation per sign-in: the login is the user's DN, bound as given.

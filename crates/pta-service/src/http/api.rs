@@ -63,6 +63,19 @@ impl Health {
     }
 }
 
+/// The tenant named by `key`: its id, else its name.
+pub(crate) async fn find_tenant<A: Api + ?Sized>(
+    api: &A,
+    key: &str,
+) -> Result<Option<Tenant>, ServiceError> {
+    if let Ok(id) = key.parse::<TenantId>()
+        && let Some(t) = api.tenant(&id).await?
+    {
+        return Ok(Some(t));
+    }
+    api.tenant_by_name(key).await
+}
+
 /// What the HTTP layer needs from a service: one method per endpoint, mirroring [`Service`].
 ///
 /// The routers ([`api_router`](super::api_router), [`registration_router`](super::registration_router))
@@ -119,12 +132,7 @@ pub trait Api: Send + Sync {
     /// no such tenant. Called on every sign-in: the default asks [`tenant`](Self::tenant) and
     /// [`tenant_by_name`](Self::tenant_by_name); [`Service`] answers from memory.
     async fn sign_in_tenant(&self, key: &str) -> Result<Option<TenantId>, ServiceError> {
-        if let Ok(id) = key.parse::<TenantId>()
-            && let Some(t) = self.tenant(&id).await?
-        {
-            return Ok(Some(t.id));
-        }
-        Ok(self.tenant_by_name(key).await?.map(|t| t.id))
+        Ok(find_tenant(self, key).await?.map(|t| t.id))
     }
 
     /// Changes a tenant's agent limit.
@@ -218,12 +226,7 @@ impl Api for Service {
         if let Some(id) = self.loaded_tenant(key) {
             return Ok(Some(id));
         }
-        if let Ok(id) = key.parse::<TenantId>()
-            && let Some(t) = self.store().tenant(&id).await?
-        {
-            return Ok(Some(t.id));
-        }
-        Ok(self.store().tenant_by_name(key).await?.map(|t| t.id))
+        Ok(find_tenant(self, key).await?.map(|t| t.id))
     }
 
     async fn set_agent_limit(&self, tenant: &TenantId, limit: u32) -> Result<(), ServiceError> {

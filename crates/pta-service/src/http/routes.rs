@@ -16,7 +16,7 @@ use super::Api;
 use super::ApiOptions;
 use super::json::{self as shapes, BodyError, SecretField, parse, parse_or_empty, read_body};
 use super::reply::ApiError;
-use crate::{AgentId, AuditQuery, ClientContext, Tenant, TenantId};
+use crate::{AgentId, AuditQuery, ClientContext, Tenant};
 
 /// Largest `limit` of an audit query.
 const MAX_AUDIT_LIMIT: u32 = 1_000;
@@ -73,14 +73,7 @@ impl ApiState {
 
     /// A tenant named by its id or its name.
     async fn tenant(&self, key: &str) -> Result<Tenant, ApiError> {
-        if let Ok(id) = key.parse::<TenantId>() {
-            match self.api.tenant(&id).await {
-                Ok(Some(t)) => return Ok(t),
-                Ok(None) => {}
-                Err(e) => return Err(ApiError::from_service(&e)),
-            }
-        }
-        match self.api.tenant_by_name(key).await {
+        match super::api::find_tenant(self.api.as_ref(), key).await {
             Ok(Some(t)) => Ok(t),
             Ok(None) => Err(ApiError::unknown_tenant()),
             Err(e) => Err(ApiError::from_service(&e)),

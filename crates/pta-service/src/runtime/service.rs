@@ -332,8 +332,8 @@ impl Inner {
         let tenants = self.store.tenants().await?;
         let mut changed = false;
         let mut newly_revoked: Vec<(TenantId, Vec<u8>, Option<AgentId>)> = Vec::new();
-        for tenant in &tenants {
-            match self.refresh_tenant(&tenant.id, now).await {
+        for tenant in tenants {
+            match self.refresh_tenant(&tenant, now).await {
                 Ok(Some(revoked)) => {
                     newly_revoked.extend(revoked);
                     changed = true;
@@ -363,14 +363,6 @@ impl Inner {
                 );
             }
         }
-        {
-            let mut trust = self.trust.write().unwrap_or_else(PoisonError::into_inner);
-            for tenant in &tenants {
-                if trust.tenants.contains_key(&tenant.id) {
-                    trust.names.insert(tenant.name.clone(), tenant.id);
-                }
-            }
-        }
         // New connections get the new trust set and CRLs (revoked ones are also refused by the
         // registry check, which reads the same trust set and the store).
         if changed {
@@ -386,9 +378,10 @@ impl Inner {
     /// is due. Returns the newly revoked serials (with their agents) if anything changed.
     async fn refresh_tenant(
         &self,
-        tenant: &TenantId,
+        record: &Tenant,
         now: u64,
     ) -> Result<Option<Vec<(TenantId, Vec<u8>, Option<AgentId>)>>, ServiceError> {
+        let tenant = &record.id;
         let known = {
             let trust = self.trust.read().unwrap_or_else(PoisonError::into_inner);
             trust
@@ -430,7 +423,7 @@ impl Inner {
         self.trust
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(*tenant, state)?;
+            .insert(*tenant, &record.name, state)?;
         Ok(Some(fresh))
     }
 

@@ -78,16 +78,18 @@ pub(crate) async fn make_crl(
 }
 
 impl TrustSet {
-    /// Adds or replaces a tenant.
+    /// Adds or replaces a tenant (named `name`).
     pub(crate) fn insert(
         &mut self,
         tenant: TenantId,
+        name: &str,
         state: TenantState,
     ) -> Result<(), ServiceError> {
         self.trust
             .insert_authority(&state.authority)
             .map_err(ServiceError::Authority)?;
         self.tenants.insert(tenant, state);
+        self.names.insert(name.to_owned(), tenant);
         Ok(())
     }
 
