@@ -88,25 +88,36 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, Error> {
     Ok(config)
 }
 
-async fn shutdown_signal() {
+/// Watches SIGINT and SIGTERM from the moment it is called (not from the first poll), so a
+/// signal that arrives while the agent starts still drains it; the future ends at the first one.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut int), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                (int, term) => {
+                    if let Err(e) = int.as_ref().and(term.as_ref()) {
+                        tracing::warn!(error = %e, "cannot watch SIGINT/SIGTERM; Ctrl-C only");
+                    }
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -157,10 +168,11 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Run { state_dir, config } => {
+            let stop = shutdown_signal();
             let config = load_config(Some(&config))?;
             init_logging(&config.log.level);
             let agent = Agent::new(state_dir, config)?;
-            agent.run(shutdown_signal()).await
+            agent.run(stop).await
         }
         Command::Status { state_dir } => {
             let status = pta_agent::status(&state_dir)?;

@@ -237,6 +237,7 @@ async fn find_tenant(store: &dyn Store, key: &str) -> Result<Tenant, Failure> {
 }
 
 async fn serve(config: &Config, env: &HashMap<String, String>) -> Result<(), Failure> {
+    let mut signals = ShutdownSignals::new()?;
     let secrets = config.load_secrets(env)?;
     let store = open_store(config)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -291,7 +292,7 @@ async fn serve(config: &Config, env: &HashMap<String, String>) -> Result<(), Fai
         let (a, b) = (stopped.clone(), stopped);
         async move { tokio::try_join!(registration.run(wait(a)), api_server.run(wait(b))) }
     });
-    let signal = shutdown_signal().await;
+    let signal = signals.next().await;
     tracing::info!(signal, "shutting down");
     let _ = stop.send(true);
     match tokio::time::timeout(Duration::from_secs(30), servers).await {
@@ -305,27 +306,48 @@ async fn serve(config: &Config, env: &HashMap<String, String>) -> Result<(), Fai
     Ok(())
 }
 
-/// Waits for SIGINT or SIGTERM; returns its name.
-async fn shutdown_signal() -> &'static str {
+/// SIGINT and SIGTERM, watched from creation on: created before the addresses are printed, so a
+/// signal sent as soon as they appear stops the service cleanly instead of killing it.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch SIGTERM; SIGINT only");
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
-            }
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn new() -> Result<Self, Failure> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let watch = |kind: SignalKind, name: &str| {
+                signal(kind).map_err(|e| failure(1, format!("cannot watch {name}: {e}")))
+            };
+            Ok(Self {
+                interrupt: watch(SignalKind::interrupt(), "SIGINT")?,
+                terminate: watch(SignalKind::terminate(), "SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "SIGINT"
+
+    /// Waits for the next SIGINT or SIGTERM; returns its name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
     }
 }
 
