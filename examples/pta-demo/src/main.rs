@@ -183,9 +183,16 @@ async fn run(cli: Cli) -> Result<bool, String> {
         // Polled first: once serving, the signal ends `showcase_and_serve` itself (exit 0).
         biased;
         result = showcase_and_serve(&cli, &service, &mut demo, stopped, signal, started, &serving) => result,
-        _ = interrupted.wait_for(Option::is_some) => {
-            println!("pta-demo: interrupted: stopping");
-            Ok(serving.load(Ordering::SeqCst))
+        name = interrupted.wait_for(Option::is_some) => {
+            let name = name.ok().and_then(|name| *name).unwrap_or("signal");
+            // Serving: the same line as `showcase_and_serve` prints, whichever sees it first.
+            if serving.load(Ordering::SeqCst) {
+                print_stopping(name);
+                Ok(true)
+            } else {
+                println!("pta-demo: interrupted: stopping");
+                Ok(false)
+            }
         }
     };
     drop(service);
@@ -364,10 +371,15 @@ async fn showcase_and_serve(
         Ok(name) => name.unwrap_or("signal"),
         Err(_) => "signal",
     };
+    print_stopping(signal);
+    Ok(true)
+}
+
+/// What the serving demo prints when a signal stops it.
+fn print_stopping(signal: &str) {
     println!(
         "pta-demo: {signal}: stopping (agents drain, the service shuts down, the temporary directory is removed)"
     );
-    Ok(true)
 }
 
 /// Polls `futures` one after another after starting them all (they run as tasks).
