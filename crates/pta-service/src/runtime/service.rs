@@ -306,7 +306,7 @@ impl Inner {
             .contains_key(tenant)
     }
 
-    /// The lockout key of a user: tenant id text and the login lowercased.
+    /// The lockout key of a user: tenant id text and the login as [`lockout_login`] gives it.
     pub(crate) fn user_key(&self, tenant: &TenantId, login: &str) -> Result<UserKey, ServiceError> {
         if !self.knows_tenant(tenant) {
             return Err(ServiceError::UnknownTenant);
@@ -316,7 +316,7 @@ impl Inner {
 
     pub(crate) fn user_key_unchecked(&self, tenant: &TenantId, login: &str) -> UserKey {
         self.lockout_secret
-            .user_key(&tenant.to_string(), &login.to_lowercase())
+            .user_key(&tenant.to_string(), &lockout_login(login))
     }
 
     pub(crate) fn lockout_secret(&self) -> &LockoutSecret {
@@ -545,5 +545,37 @@ async fn maintenance(inner: std::sync::Weak<Inner>, mut shutdown: watch::Receive
                 inner.lockout.reclaim(now);
             }
         }
+    }
+}
+
+/// The login as smart lockout tracks it: lowercased, without leading or trailing white space,
+/// inner runs of white space as one space. Directories match logins this way (case-insensitive
+/// matching rules with insignificant spaces, RFC 4518), so ` Alice ` reaches alice's entry:
+/// it must also spend alice's failure budget, not a fresh one.
+pub(crate) fn lockout_login(login: &str) -> String {
+    let mut out = String::with_capacity(login.len());
+    for word in login.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&word.to_lowercase());
+    }
+    out
+}
+
+#[cfg(test)]
+mod lockout_login_tests {
+    use super::lockout_login;
+
+    #[test]
+    fn case_and_insignificant_spaces_give_one_login() {
+        for variant in ["alice", "Alice", " ALICE", "alice\t ", "\u{a0}alice"] {
+            assert_eq!(lockout_login(variant), "alice", "{variant:?}");
+        }
+        assert_eq!(lockout_login("Ann  Lee"), "ann lee");
+        assert_eq!(lockout_login("ann\tlee"), "ann lee");
+        assert_ne!(lockout_login("annlee"), lockout_login("ann lee"));
+        assert_eq!(lockout_login("BJØRN@Example.TEST"), "bjørn@example.test");
+        assert_eq!(lockout_login("   "), "");
     }
 }
