@@ -262,13 +262,16 @@ pub enum DialectSetting {
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum ResolutionSetting {
-    /// Search when a service account is configured, else direct bind (default).
+    /// The DN template when one is set; else search when a service account is configured;
+    /// else direct bind (default).
     #[default]
     Auto,
     /// Bind with the login as typed.
     Direct,
     /// Search for the entry, then bind as its DN.
     Search,
+    /// Bind as `dn_template` with the login in place of `{login}`.
+    Template,
 }
 
 /// An LDAP / Active Directory backend.
@@ -294,6 +297,8 @@ pub struct LdapSection {
     pub bind_password_file: Option<PathBuf>,
     /// Environment variable holding the service account's password.
     pub bind_password_env: Option<String>,
+    /// Bind DN with one `{login}`, for template resolution.
+    pub dn_template: Option<String>,
     /// Attributes a login may equal in search-then-bind.
     pub login_attributes: Vec<String>,
     /// TCP + TLS connect timeout.
@@ -322,6 +327,7 @@ impl Default for LdapSection {
             bind_dn: None,
             bind_password_file: None,
             bind_password_env: None,
+            dn_template: None,
             login_attributes: Vec::new(),
             connect_timeout: d.connect_timeout,
             operation_timeout: d.operation_timeout,
@@ -361,6 +367,7 @@ impl LdapSection {
             ResolutionSetting::Auto => LoginResolution::Auto,
             ResolutionSetting::Direct => LoginResolution::Direct,
             ResolutionSetting::Search => LoginResolution::Search,
+            ResolutionSetting::Template => LoginResolution::Template,
         };
         if let Some(dn) = &self.bind_dn {
             let secret = read_secret(
@@ -374,6 +381,7 @@ impl LdapSection {
             });
         }
         c.base_dn = self.base_dn.clone();
+        c.dn_template = self.dn_template.clone();
         c.login_attributes = self.login_attributes.clone();
         c.connect_timeout = self.connect_timeout;
         c.operation_timeout = self.operation_timeout;
@@ -620,6 +628,49 @@ mod tests {
         assert_eq!(c.service.endpoints, vec!["127.0.0.1:4443".to_string()]);
         let err = Config::from_toml("[service]\nendpoint = []\n").unwrap_err();
         assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn dn_template_is_read_and_checked() {
+        let text = |template: &str| {
+            format!(
+                "[directory.ldap]\nurls = [\"ldaps://dc1:636\"]\nresolution = \"template\"\n\
+                 dn_template = \"{template}\"\n"
+            )
+        };
+        let c = Config::from_toml(&text("uid={login},ou=people,dc=example,dc=org")).unwrap();
+        let ldap = c.directory.ldap.as_ref().unwrap();
+        assert_eq!(ldap.resolution, ResolutionSetting::Template);
+        assert_eq!(
+            ldap.dn_template.as_deref(),
+            Some("uid={login},ou=people,dc=example,dc=org")
+        );
+        // The CA file is missing here, so building fails later; a bad template fails first.
+        for bad in ["uid=alice,dc=org", "uid={login}{login}", "{login},dc=org"] {
+            let err = Config::from_toml(&text(bad))
+                .unwrap()
+                .build_directory()
+                .err()
+                .unwrap();
+            assert!(
+                matches!(
+                    err,
+                    Error::Directory(pta_directory::DirectoryError::Misconfigured(
+                        pta_directory::Misconfiguration::BadDnTemplate
+                    ))
+                ),
+                "{bad}: {err}"
+            );
+            assert!(err.to_string().contains("{login}"), "{err}");
+        }
+        let err = Config::from_toml(
+            "[directory.ldap]\nurls = [\"ldaps://dc1:636\"]\nresolution = \"template\"\n",
+        )
+        .unwrap()
+        .build_directory()
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("template"), "{err}");
     }
 
     #[test]

@@ -66,6 +66,10 @@ pub enum Misconfiguration {
     /// Search-then-bind needs a base DN and at least one login attribute.
     #[error("search-then-bind needs a base DN and login attributes")]
     NoSearchBase,
+    /// A DN template without exactly one `{login}` standing for a whole attribute value, or
+    /// template resolution without a template.
+    #[error("the DN template must hold exactly one {{login}} as a whole attribute value")]
+    BadDnTemplate,
     /// The service account may not search (insufficient access).
     #[error("the service account may not search the base DN")]
     SearchDenied,

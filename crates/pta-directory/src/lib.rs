@@ -12,7 +12,8 @@
 //!
 //! - `LdapDirectory`: Active Directory, Samba AD or OpenLDAP over LDAPS or StartTLS with a
 //!   pinned CA; several servers with failover and back-off; pooled connections; direct UPN bind
-//!   or search-then-bind (RFC 4515 escaping, exactly one match, no referrals); AD's `data XXX`
+//!   or search-then-bind (RFC 4515 escaping, exactly one match, no referrals) or a bind DN built
+//!   from a template (RFC 4514 escaping, one operation, no service account); AD's `data XXX`
 //!   sub-codes and OpenLDAP's password-policy control mapped to verdicts; password change
 //!   (AD `unicodePwd`, RFC 3062 Password Modify) with typed policy rejections.
 //! - `MemoryDirectory`: users from a TOML file with Argon2id hashes and account states, for the
@@ -50,11 +51,13 @@
 //! - `memory` (default): the in-memory directory, from a TOML users file with Argon2id hashes.
 //!
 //! Without features the crate has only the trait, the types and the pure parsers (AD
-//! diagnostic sub-codes, the password-policy control, RFC 4515 escaping).
+//! diagnostic sub-codes, the password-policy control, RFC 4515 and RFC 4514 escaping, DN
+//! templates).
 #![forbid(unsafe_code)]
 
 mod ad;
 mod directory;
+mod dn;
 mod error;
 mod filter;
 #[cfg(feature = "ldap")]
@@ -71,6 +74,7 @@ pub mod fuzzing;
 
 pub use ad::{AdCode, ad_data_code, ad_verdict};
 pub use directory::{Directory, upn_suffix};
+pub use dn::{DnTemplate, LOGIN_PLACEHOLDER, escape_dn_value};
 pub use error::{DirectoryError, Misconfiguration, PasswordRejection};
 pub use filter::escape_filter_value;
 #[cfg(feature = "ldap")]

@@ -15,9 +15,9 @@ use super::conn::{Connector, Failure, classify, tls_config};
 use super::pool::Pool;
 use crate::ppolicy::PPOLICY_OID;
 use crate::{
-    Directory, DirectoryError, MatchedUser, Misconfiguration, Outcome, Password, PasswordRejection,
-    PpolicyError, PpolicyResponse, PpolicyWarning, Verdict, Warnings, ad_verdict,
-    escape_filter_value,
+    Directory, DirectoryError, DnTemplate, MatchedUser, Misconfiguration, Outcome, Password,
+    PasswordRejection, PpolicyError, PpolicyResponse, PpolicyWarning, Verdict, Warnings,
+    ad_verdict, escape_filter_value,
 };
 
 /// `supportedCapabilities` value of Active Directory (and Samba AD).
@@ -34,8 +34,9 @@ const MAX_LOGIN_LEN: usize = 1024;
 /// - Each server has a pool of bind connections (one user bind at a time each) and a pool of
 ///   search connections bound as the service account. Broken connections are dropped and
 ///   replaced on demand.
-/// - Logins are resolved by direct bind (AD) or search-then-bind with RFC 4515 escaping,
-///   exactly one match, referrals never followed.
+/// - Logins are resolved by direct bind (AD), by a DN template (the login escaped as an
+///   RFC 4514 attribute value) or by search-then-bind with RFC 4515 escaping, exactly one
+///   match, referrals never followed.
 /// - Empty passwords and passwords with NUL are invalid credentials without any bind.
 /// - OpenLDAP user binds carry the password-policy request control; AD's `data XXX`
 ///   sub-codes are mapped on result 49.
@@ -43,6 +44,7 @@ const MAX_LOGIN_LEN: usize = 1024;
 /// Needs a tokio runtime; reads the monotonic clock for time-outs and back-off.
 pub struct LdapDirectory {
     config: LdapConfig,
+    template: Option<DnTemplate>,
     servers: Vec<Server>,
     detected: OnceCell<Detected>,
 }
@@ -83,6 +85,14 @@ impl LdapDirectory {
         if config.servers.is_empty() {
             return Err(misconfigured(Misconfiguration::BadServerUrl));
         }
+        let template = config
+            .dn_template
+            .as_deref()
+            .map(DnTemplate::parse)
+            .transpose()?;
+        if config.resolution == LoginResolution::Template && template.is_none() {
+            return Err(misconfigured(Misconfiguration::BadDnTemplate));
+        }
         let tls = config.ca_pem.as_deref().map(tls_config).transpose()?;
         let mut servers = Vec::with_capacity(config.servers.len());
         for url in &config.servers {
@@ -120,6 +130,7 @@ impl LdapDirectory {
         }
         Ok(Self {
             config,
+            template,
             servers,
             detected,
         })
@@ -234,6 +245,7 @@ impl LdapDirectory {
 
     fn resolution(&self, dialect: Dialect) -> Result<LoginResolution, DirectoryError> {
         Ok(match self.config.resolution {
+            LoginResolution::Auto if self.template.is_some() => LoginResolution::Template,
             LoginResolution::Auto if self.config.service_account.is_some() => {
                 LoginResolution::Search
             }
@@ -395,6 +407,11 @@ impl LdapDirectory {
                 .resolve(server, detected, login)
                 .await?
                 .map(|user| (user.dn.clone(), Some(user))),
+            LoginResolution::Template => self
+                .template
+                .as_ref()
+                .and_then(|template| template.dn_for(login))
+                .map(|dn| (dn, None)),
             _ => Some((login.to_owned(), None)),
         })
     }

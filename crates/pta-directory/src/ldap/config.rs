@@ -20,7 +20,8 @@ pub enum Dialect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum LoginResolution {
-    /// Search-then-bind when a service account is configured; otherwise bind directly with the
+    /// [`Template`](Self::Template) when a DN template is configured; otherwise
+    /// search-then-bind when a service account is configured; otherwise bind directly with the
     /// login on Active Directory (which accepts a UPN as the bind name), and fail as
     /// misconfigured on OpenLDAP.
     #[default]
@@ -30,6 +31,10 @@ pub enum LoginResolution {
     /// Search for exactly one entry whose login attributes equal the login, as the service
     /// account, then bind as its DN.
     Search,
+    /// Bind as [`LdapConfig::dn_template`] with the login, escaped as a DN attribute value
+    /// (RFC 4514), in place of `{login}`: one operation per sign-in, no search and no service
+    /// account, for directories whose users' DNs follow from their login.
+    Template,
 }
 
 /// The account a backend binds as to search for users.
@@ -66,6 +71,10 @@ pub struct LdapConfig {
     /// Where users are searched. Default: the root DSE's `defaultNamingContext` (AD) or its
     /// only `namingContexts` value.
     pub base_dn: Option<String>,
+    /// The bind DN of a login for [`LoginResolution::Template`], with one `{login}` standing
+    /// for a whole attribute value: `uid={login},ou=people,dc=example,dc=org`. Checked by
+    /// [`LdapDirectory::new`](crate::LdapDirectory::new) (see [`DnTemplate`](crate::DnTemplate)).
+    pub dn_template: Option<String>,
     /// Attributes a login may equal, in search-then-bind. Default: `userPrincipalName`,
     /// `sAMAccountName`, `mail` on AD; `uid`, `mail` on OpenLDAP.
     pub login_attributes: Vec<String>,
@@ -94,6 +103,7 @@ impl Default for LdapConfig {
             resolution: LoginResolution::Auto,
             service_account: None,
             base_dn: None,
+            dn_template: None,
             login_attributes: Vec::new(),
             connect_timeout: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(5),

@@ -191,6 +191,103 @@ async fn empty_passwords_and_injection_never_reach_a_bind() {
 }
 
 #[tokio::test]
+async fn dn_template_binds_once_without_a_search() {
+    let mut options = SlapdOptions::default();
+    options.log_operations = true;
+    options.bulk_users = 0;
+    let slapd = Slapd::start_with(options).expect("slapd starts");
+    let template = format!("uid={{login}},ou=people,{}", pta_testkit::SLAPD_BASE_DN);
+    let mut c = config(&slapd, slapd.ldap_url());
+    c.service_account = None;
+    c.dialect = Dialect::OpenLdap;
+    c.base_dn = Some(pta_testkit::SLAPD_BASE_DN.into());
+    c.dn_template = Some(template.clone());
+    // `Auto` picks the template when one is set.
+    let dir = LdapDirectory::new(c).unwrap();
+    let mut checked = 0;
+    for user in slapd.users() {
+        let Some(expected) = expected_verdict(user.role) else {
+            continue;
+        };
+        assert_eq!(template.replace("{login}", user.login), user.dn);
+        let out = dir
+            .authenticate(user.login, &user.password.into())
+            .await
+            .unwrap();
+        assert_eq!(out.verdict, expected, "{}", user.login);
+        let wrong = dir
+            .authenticate(user.login, &"not-it".into())
+            .await
+            .unwrap();
+        let locked = matches!(user.role, Role::AdminLocked | Role::FailureLocked);
+        let want = if locked {
+            Verdict::AccountLocked
+        } else {
+            Verdict::InvalidCredentials
+        };
+        assert_eq!(wrong.verdict, want, "{} with a wrong password", user.login);
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} users checked");
+    let alice = slapd.user(Role::Good).unwrap();
+    // slapd logs each bind request once with its method (and a successful bind a second
+    // time with its mechanism): alice's right and wrong password, one request each.
+    let bind_requests = |log: &str, dn: &str| {
+        let request = format!(" BIND dn=\"{dn}\" method=");
+        log.lines().filter(|l| l.contains(&request)).count()
+    };
+    assert_eq!(bind_requests(&slapd.log(), alice.dn), 2);
+
+    // Unknown users, an empty login, and logins that would change the DN's structure if
+    // they were not escaped: invalid credentials, never alice's (or anyone's) entry.
+    for login in [
+        "nobody",
+        "",
+        "alice,ou=people,dc=example,dc=test",
+        "alice+cn=x",
+        "alice\\",
+        // Unescaped, `uid=#616c696365` would be the BER-encoded value "alice".
+        "#616c696365",
+    ] {
+        let out = dir
+            .authenticate(login, &alice.password.into())
+            .await
+            .unwrap();
+        assert_eq!(
+            (out.verdict, out.user),
+            (Verdict::InvalidCredentials, None),
+            "{login:?}"
+        );
+    }
+    let log = slapd.log();
+    assert_eq!(bind_requests(&log, alice.dn), 2, "{log}");
+    assert!(
+        !log.lines().any(|l| l.contains(" SRCH ")),
+        "a template resolution searched:\n{log}"
+    );
+    // Spaces around a value are insignificant to uid's matching rule (RFC 4518): the escaped
+    // `\ alice` is alice's entry, as `(uid= alice)` would be in a search.
+    let out = dir
+        .authenticate(" alice ", &alice.password.into())
+        .await
+        .unwrap();
+    assert_eq!(out.verdict, Verdict::Success);
+
+    // Template resolution needs a template; a template needs exactly one `{login}`.
+    let mut c = config(&slapd, slapd.ldap_url());
+    c.resolution = LoginResolution::Template;
+    assert!(matches!(
+        LdapDirectory::new(c.clone()).unwrap_err(),
+        DirectoryError::Misconfigured(Misconfiguration::BadDnTemplate)
+    ));
+    c.dn_template = Some("uid=alice,ou=people,dc=example,dc=test".into());
+    assert!(matches!(
+        LdapDirectory::new(c).unwrap_err(),
+        DirectoryError::Misconfigured(Misconfiguration::BadDnTemplate)
+    ));
+}
+
+#[tokio::test]
 async fn password_change_and_policy_rejections() {
     let slapd = Slapd::start().expect("slapd starts");
     let dir = LdapDirectory::new(config(&slapd, slapd.ldap_url())).unwrap();
