@@ -15,8 +15,10 @@
 #   SCALE=0 skips the 1,000-connection test (pta-service's ignored `rt_scale` test, release);
 #   DIRECT=0 skips the slapd-1-agent-direct row (1 agent binding the user's DN directly,
 #   `resolution = "direct"`, logins given as DNs: one LDAP operation per sign-in instead of
-#   the search-then-bind of the other slapd rows); SEARCH=0 skips the two search-then-bind
-#   slapd rows (and the profile run, which is one of them).
+#   the search-then-bind of the other slapd rows); TEMPLATE=0 skips the
+#   slapd-1-agent-template row (1 agent, uid logins as in the search rows, bound as
+#   `dn_template = "uid={login},ou=bulk,..."`: one LDAP operation, no search); SEARCH=0 skips
+#   the two search-then-bind slapd rows (and the profile run, which is one of them).
 set -euo pipefail
 umask 077
 cd "$(dirname "$0")/.."
@@ -30,6 +32,7 @@ SKIP_SAMBA=${SKIP_SAMBA:-0}
 PROFILE=${PROFILE:-0}
 SCALE=${SCALE:-1}
 DIRECT=${DIRECT:-1}
+TEMPLATE=${TEMPLATE:-1}
 SEARCH=${SEARCH:-1}
 # Instructions per sign-in (perf stat; steadier than CPU time on a shared host) when perf can
 # count them here.
@@ -121,6 +124,7 @@ TOML
 "$BIN/pta-service" tenant create bench --config "$SVC/pta-service.toml" > /dev/null
 "$BIN/pta-service" tenant create bench-ad --config "$SVC/pta-service.toml" > /dev/null
 "$BIN/pta-service" tenant create bench-direct --config "$SVC/pta-service.toml" > /dev/null
+"$BIN/pta-service" tenant create bench-template --config "$SVC/pta-service.toml" > /dev/null
 "$BIN/pta-service" serve --config "$SVC/pta-service.toml" > "$SVC/stdout" 2> "$SVC/stderr" &
 SVC_PID=$!; PIDS+=("$SVC_PID")
 for _ in $(seq 1 100); do grep -q '^api:' "$SVC/stdout" 2>/dev/null && break; sleep 0.1; done
@@ -278,6 +282,20 @@ bind_pool_size = 8"
         --users "uid=bulk{00000..$(printf %05d $((LAST * 9 / 10)))},$DN" \
         --bad-users "uid=bulk{$(printf %05d $((LAST * 9 / 10 + 1)))..$(printf %05d $LAST)},$DN" \
         --bad-ratio 0.1
+    for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
+    AGENT_PIDS=()
+fi
+if [ "$TEMPLATE" = 1 ]; then
+    # One LDAP operation per sign-in with uid logins: the DN comes from a template.
+    start_agent template1 bench-template "[directory.ldap]
+urls = [\"$LDAP_URL\"]
+ca_file = \"$LDAP_CA\"
+dialect = \"openldap\"
+resolution = \"template\"
+dn_template = \"uid={login},ou=bulk,dc=example,dc=test\"
+bind_pool_size = 8"
+    wait_agents 1 bench-template
+    measure "slapd-1-agent-template" bench-template "$OUT/slapd-raw.json" "${SLAPD_LOAD[@]}"
     for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
     AGENT_PIDS=()
 fi

@@ -206,6 +206,48 @@ async fn slapd_matrix_good_wrong_locked_expired() {
     running.stop().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slapd_dn_template_without_a_service_account() {
+    let slapd = Slapd::start().expect("slapd starts");
+    let pki = Pki::new();
+    let mut listener = Listener::start(pki.clone()).await;
+    let (tmp, dir, mut config) = provisioned(&pki, vec![listener.addr.clone()]);
+    let mut ldap = slapd_section(slapd.ldap_url(), slapd.ca_pem(), tmp.path());
+    ldap.bind_dn = None;
+    ldap.bind_password_file = None;
+    ldap.dialect = pta_agent::DialectSetting::Openldap;
+    ldap.resolution = pta_agent::ResolutionSetting::Template;
+    ldap.dn_template = Some(format!("uid={{login}},ou=people,{}", pta_testkit::SLAPD_BASE_DN));
+    config.directory.ldap = Some(ldap);
+    let running = Running::start(Agent::new(&dir, config).unwrap());
+    let conn = listener.next_conn().await;
+    let mut sealer = sealer();
+    let user = |r| slapd.user(r).unwrap();
+    let good = user(Role::Good);
+    assert_eq!(
+        conn.verdict(&mut sealer, good.login, good.password).await,
+        Verdict::Success
+    );
+    assert_eq!(
+        conn.verdict(&mut sealer, good.login, "not-the-password")
+            .await,
+        Verdict::InvalidCredentials
+    );
+    // A login that would name another entry if it were not escaped.
+    let injected = format!("{},ou=people", good.login);
+    assert_eq!(
+        conn.verdict(&mut sealer, &injected, good.password).await,
+        Verdict::InvalidCredentials
+    );
+    let locked = user(Role::AdminLocked);
+    assert_eq!(
+        conn.verdict(&mut sealer, locked.login, locked.password)
+            .await,
+        Verdict::AccountLocked
+    );
+    running.stop().await.unwrap();
+}
+
 /// A TCP relay the test can cut and restore: "the directory is down" without losing its
 /// port.
 struct Relay {
