@@ -44,14 +44,13 @@ pub fn dn_template(data: &[u8]) {
     assert_eq!(unescape_dn_value(&escaped).as_deref(), Some(login));
     let mut chars = escaped.chars();
     while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                let _ = chars.next();
-            }
-            ',' | '+' | '=' | ';' | '"' | '<' | '>' | '\0' => {
-                panic!("unescaped {c:?} in {escaped:?}")
-            }
-            _ => {}
+        if c == '\\' {
+            let _ = chars.next();
+        } else {
+            assert!(
+                !matches!(c, ',' | '+' | '=' | ';' | '"' | '<' | '>' | '\0'),
+                "unescaped {c:?} in {escaped:?}"
+            );
         }
     }
     if let Ok(t) = DnTemplate::parse(template) {

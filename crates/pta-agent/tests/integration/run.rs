@@ -217,7 +217,10 @@ async fn slapd_dn_template_without_a_service_account() {
     ldap.bind_password_file = None;
     ldap.dialect = pta_agent::DialectSetting::Openldap;
     ldap.resolution = pta_agent::ResolutionSetting::Template;
-    ldap.dn_template = Some(format!("uid={{login}},ou=people,{}", pta_testkit::SLAPD_BASE_DN));
+    ldap.dn_template = Some(format!(
+        "uid={{login}},ou=people,{}",
+        pta_testkit::SLAPD_BASE_DN
+    ));
     config.directory.ldap = Some(ldap);
     let running = Running::start(Agent::new(&dir, config).unwrap());
     let conn = listener.next_conn().await;
