@@ -74,6 +74,10 @@ struct Cli {
     /// Search base for logins (default: from the root DSE).
     #[arg(long, value_name = "DN", requires = "ldap_url")]
     ldap_base_dn: Option<String>,
+    /// Bind DN with one {login}, e.g. "uid={login},ou=people,dc=example,dc=org": one bind per
+    /// sign-in, no search, no service account.
+    #[arg(long, value_name = "TEMPLATE", requires = "ldap_url")]
+    ldap_dn_template: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -431,6 +435,7 @@ fn ldap_config(cli: &Cli) -> Result<pta_agent::Config, String> {
     set("dialect", cli.ldap_dialect.clone());
     set("bind_dn", cli.ldap_bind_dn.clone());
     set("base_dn", cli.ldap_base_dn.clone());
+    set("dn_template", cli.ldap_dn_template.clone());
     set("ca_file", path_string(cli.ldap_ca_file.as_deref())?);
     set(
         "bind_password_file",

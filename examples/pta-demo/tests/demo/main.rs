@@ -395,3 +395,4 @@ fn sigint_during_set_up_still_removes_the_temporary_directory() {
 
 mod ad;
 mod deploy_doc;
+mod slapd;
