@@ -137,6 +137,18 @@ async fn tls_trust_and_service_account_failures_are_errors() {
     );
 }
 
+/// Each login, with `password`: invalid credentials and no matched entry.
+async fn assert_invalid_without_a_user(dir: &LdapDirectory, logins: &[&str], password: &str) {
+    for login in logins {
+        let out = dir.authenticate(login, &password.into()).await.unwrap();
+        assert_eq!(
+            (out.verdict, out.user),
+            (Verdict::InvalidCredentials, None),
+            "{login:?}"
+        );
+    }
+}
+
 fn binds_for(log: &str, dn: &str) -> usize {
     log.lines()
         .filter(|l| l.contains(" BIND dn=") && l.contains(&format!("\"{dn}\"")))
@@ -158,25 +170,20 @@ async fn empty_passwords_and_injection_never_reach_a_bind() {
         let out = dir.authenticate("alice", &password.into()).await.unwrap();
         assert_eq!(out.verdict, Verdict::InvalidCredentials, "{password:?}");
     }
-    for login in [
-        "*",
-        "alice)(uid=*",
-        "a\\00",
-        "*)(|(mail=*",
-        "al*",
-        "alice\0",
-        "(uid=alice)",
-    ] {
-        let out = dir
-            .authenticate(login, &alice.password.into())
-            .await
-            .unwrap();
-        assert_eq!(
-            (out.verdict, out.user),
-            (Verdict::InvalidCredentials, None),
-            "{login:?}"
-        );
-    }
+    assert_invalid_without_a_user(
+        &dir,
+        &[
+            "*",
+            "alice)(uid=*",
+            "a\\00",
+            "*)(|(mail=*",
+            "al*",
+            "alice\0",
+            "(uid=alice)",
+        ],
+        alice.password,
+    )
+    .await;
     let log = slapd.log();
     assert_eq!(
         binds_for(&log, alice.dn),
@@ -240,25 +247,20 @@ async fn dn_template_binds_once_without_a_search() {
 
     // Unknown users, an empty login, and logins that would change the DN's structure if
     // they were not escaped: invalid credentials, never alice's (or anyone's) entry.
-    for login in [
-        "nobody",
-        "",
-        "alice,ou=people,dc=example,dc=test",
-        "alice+cn=x",
-        "alice\\",
-        // Unescaped, `uid=#616c696365` would be the BER-encoded value "alice".
-        "#616c696365",
-    ] {
-        let out = dir
-            .authenticate(login, &alice.password.into())
-            .await
-            .unwrap();
-        assert_eq!(
-            (out.verdict, out.user),
-            (Verdict::InvalidCredentials, None),
-            "{login:?}"
-        );
-    }
+    assert_invalid_without_a_user(
+        &dir,
+        &[
+            "nobody",
+            "",
+            "alice,ou=people,dc=example,dc=test",
+            "alice+cn=x",
+            "alice\\",
+            // Unescaped, `uid=#616c696365` would be the BER-encoded value "alice".
+            "#616c696365",
+        ],
+        alice.password,
+    )
+    .await;
     let log = slapd.log();
     assert_eq!(bind_requests(&log, alice.dn), 2, "{log}");
     assert!(
