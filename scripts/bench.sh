@@ -146,6 +146,13 @@ start_agent() {
     SERVICE_CA=$dir/state/service-ca.pem
 }
 
+# stop_agents: SIGTERM to every running agent, wait for each
+stop_agents() {
+    local pid
+    for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
+    AGENT_PIDS=()
+}
+
 # load NAME TENANT ARGS...: pta-load sign-in; JSON in $OUT/NAME.json, CPU ticks in $OUT/NAME.cpu
 load() {
     local name=$1 tenant=$2; shift 2
@@ -265,8 +272,7 @@ if [ "$SEARCH" = 1 ]; then
     start_agent ldap3 bench "$SLAPD_DIR"
     wait_agents 3 bench
     measure "slapd-3-agents" bench "$OUT/slapd-raw.json" "${SLAPD_LOAD[@]}"
-    for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
-    AGENT_PIDS=()
+    stop_agents
 fi
 if [ "$DIRECT" = 1 ]; then
     # One LDAP operation per sign-in: the login is the user's DN, bound as given.
@@ -282,8 +288,7 @@ bind_pool_size = 8"
         --users "uid=bulk{00000..$(printf %05d $((LAST * 9 / 10)))},$DN" \
         --bad-users "uid=bulk{$(printf %05d $((LAST * 9 / 10 + 1)))..$(printf %05d $LAST)},$DN" \
         --bad-ratio 0.1
-    for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
-    AGENT_PIDS=()
+    stop_agents
 fi
 if [ "$TEMPLATE" = 1 ]; then
     # One LDAP operation per sign-in with uid logins: the DN comes from a template.
@@ -296,8 +301,7 @@ dn_template = \"uid={login},ou=bulk,dc=example,dc=test\"
 bind_pool_size = 8"
     wait_agents 1 bench-template
     measure "slapd-1-agent-template" bench-template "$OUT/slapd-raw.json" "${SLAPD_LOAD[@]}"
-    for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
-    AGENT_PIDS=()
+    stop_agents
 fi
 cleanup_fixture() { exec {FIXTURE_FD}>&-; FIXTURE_FD=""; wait "$FIXTURE_PID" 2>/dev/null || true; }
 cleanup_fixture

@@ -11,20 +11,40 @@ pub const LOGIN_PLACEHOLDER: &str = "{login}";
 /// `alice,ou=admins` stays one attribute value and can never name another entry.
 pub fn escape_dn_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 8);
-    let last = value.chars().count().saturating_sub(1);
-    for (i, c) in value.chars().enumerate() {
+    let mut chars = value.chars().peekable();
+    let mut first = true;
+    while let Some(c) = chars.next() {
+        let edge = first || chars.peek().is_none();
         match c {
             '"' | '+' | ',' | ';' | '<' | '>' | '\\' | '=' => {
                 out.push('\\');
                 out.push(c);
             }
             '\0' => out.push_str("\\00"),
-            '#' if i == 0 => out.push_str("\\#"),
-            ' ' if i == 0 || i == last => out.push_str("\\ "),
+            '#' if first => out.push_str("\\#"),
+            ' ' if edge => out.push_str("\\ "),
             c => out.push(c),
         }
+        first = false;
     }
     out
+}
+
+/// The first character of `escaped` that would end or split the attribute value (`,`, `+`,
+/// `=`, `;`, `"`, `<`, `>`, NUL) without a backslash before it; `None` when there is none.
+/// For tests and fuzzing.
+pub(crate) fn unescaped_special(escaped: &str) -> Option<char> {
+    let mut chars = escaped.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let _ = chars.next();
+            }
+            ',' | '+' | '=' | ';' | '"' | '<' | '>' | '\0' => return Some(c),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Reverses [`escape_dn_value`] (only the escapes it produces), for tests and fuzzing.
@@ -121,6 +141,9 @@ mod tests {
         assert_eq!(escape_dn_value("x\0"), "x\\00");
         assert_eq!(escape_dn_value("\"<;>\\"), "\\\"\\<\\;\\>\\\\");
         assert_eq!(escape_dn_value("bjørn"), "bjørn");
+        assert_eq!(unescaped_special("a,b"), Some(','));
+        assert_eq!(unescaped_special("a\\\\+b"), Some('+'));
+        assert_eq!(unescaped_special("a\\,b\\+c\\00"), None);
     }
 
     #[test]
@@ -172,16 +195,7 @@ mod tests {
             prop_assert_eq!(unescape_dn_value(&escaped), Some(value.clone()));
             // Every structural character is escaped: a DN parser splitting on unescaped ',' or
             // '+' sees one value.
-            let mut chars = escaped.chars();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => { chars.next(); }
-                    ',' | '+' | '=' | ';' | '"' | '<' | '>' | '\0' => {
-                        prop_assert!(false, "unescaped {:?} in {:?}", c, escaped);
-                    }
-                    _ => {}
-                }
-            }
+            prop_assert_eq!(unescaped_special(&escaped), None, "{:?}", escaped);
             prop_assert!(!escaped.starts_with([' ', '#']));
             prop_assert!(!escaped.ends_with(' ') || escaped.ends_with("\\ "));
         }

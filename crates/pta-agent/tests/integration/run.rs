@@ -170,15 +170,24 @@ fn slapd_section(url: String, ca_pem: &str, dir: &std::path::Path) -> LdapSectio
     l
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slapd_matrix_good_wrong_locked_expired() {
-    let slapd = Slapd::start().expect("slapd starts");
+/// A running agent with the LDAP section `section` builds in the agent's temporary directory.
+async fn ldap_agent(
+    section: impl FnOnce(&std::path::Path) -> LdapSection,
+) -> (Arc<Pki>, Listener, ServiceConn, Running, tempfile::TempDir) {
     let pki = Pki::new();
     let mut listener = Listener::start(pki.clone()).await;
     let (tmp, dir, mut config) = provisioned(&pki, vec![listener.addr.clone()]);
-    config.directory.ldap = Some(slapd_section(slapd.ldaps_url(), slapd.ca_pem(), tmp.path()));
+    config.directory.ldap = Some(section(tmp.path()));
     let running = Running::start(Agent::new(&dir, config).unwrap());
     let conn = listener.next_conn().await;
+    (pki, listener, conn, running, tmp)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slapd_matrix_good_wrong_locked_expired() {
+    let slapd = Slapd::start().expect("slapd starts");
+    let (_pki, _l, conn, running, _tmp) =
+        ldap_agent(|tmp| slapd_section(slapd.ldaps_url(), slapd.ca_pem(), tmp)).await;
     let mut sealer = sealer();
     let user = |r| slapd.user(r).unwrap();
     let good = user(Role::Good);
@@ -209,21 +218,19 @@ async fn slapd_matrix_good_wrong_locked_expired() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slapd_dn_template_without_a_service_account() {
     let slapd = Slapd::start().expect("slapd starts");
-    let pki = Pki::new();
-    let mut listener = Listener::start(pki.clone()).await;
-    let (tmp, dir, mut config) = provisioned(&pki, vec![listener.addr.clone()]);
-    let mut ldap = slapd_section(slapd.ldap_url(), slapd.ca_pem(), tmp.path());
-    ldap.bind_dn = None;
-    ldap.bind_password_file = None;
-    ldap.dialect = pta_agent::DialectSetting::Openldap;
-    ldap.resolution = pta_agent::ResolutionSetting::Template;
-    ldap.dn_template = Some(format!(
-        "uid={{login}},ou=people,{}",
-        pta_testkit::SLAPD_BASE_DN
-    ));
-    config.directory.ldap = Some(ldap);
-    let running = Running::start(Agent::new(&dir, config).unwrap());
-    let conn = listener.next_conn().await;
+    let (_pki, _l, conn, running, _tmp) = ldap_agent(|tmp| {
+        let mut ldap = slapd_section(slapd.ldap_url(), slapd.ca_pem(), tmp);
+        ldap.bind_dn = None;
+        ldap.bind_password_file = None;
+        ldap.dialect = pta_agent::DialectSetting::Openldap;
+        ldap.resolution = pta_agent::ResolutionSetting::Template;
+        ldap.dn_template = Some(format!(
+            "uid={{login}},ou=people,{}",
+            pta_testkit::SLAPD_BASE_DN
+        ));
+        ldap
+    })
+    .await;
     let mut sealer = sealer();
     let user = |r| slapd.user(r).unwrap();
     let good = user(Role::Good);
@@ -308,16 +315,9 @@ impl Relay {
 async fn directory_down_gives_directory_unavailable_and_recovers() {
     let slapd = Slapd::start().expect("slapd starts");
     let mut relay = Relay::start(slapd.ldaps_port()).await;
-    let pki = Pki::new();
-    let mut listener = Listener::start(pki.clone()).await;
-    let (tmp, dir, mut config) = provisioned(&pki, vec![listener.addr.clone()]);
-    config.directory.ldap = Some(slapd_section(
-        format!("ldaps://127.0.0.1:{}", relay.port),
-        slapd.ca_pem(),
-        tmp.path(),
-    ));
-    let running = Running::start(Agent::new(&dir, config).unwrap());
-    let conn = listener.next_conn().await;
+    let url = format!("ldaps://127.0.0.1:{}", relay.port);
+    let (_pki, _l, conn, running, _tmp) =
+        ldap_agent(|tmp| slapd_section(url, slapd.ca_pem(), tmp)).await;
     let mut sealer = sealer();
     let good = slapd.user(Role::Good).unwrap();
     assert_eq!(

@@ -6,7 +6,7 @@ use pta_directory::{
     Dialect, Directory, DirectoryError, LdapConfig, LdapDirectory, LoginResolution,
     Misconfiguration, Password, PasswordRejection, ServiceAccount, Verdict,
 };
-use pta_testkit::{Role, Slapd, SlapdOptions, TestCa};
+use pta_testkit::{Role, Slapd, SlapdOptions, TestCa, TestUser};
 
 use crate::expected_verdict;
 
@@ -45,17 +45,7 @@ async fn every_matrix_user_by_uid_mail_and_dn() {
             let out = dir.authenticate(mail, &user.password.into()).await.unwrap();
             assert_eq!(out.verdict, expected, "{mail}");
         }
-        let wrong = dir
-            .authenticate(user.login, &"not-it".into())
-            .await
-            .unwrap();
-        let locked = matches!(user.role, Role::AdminLocked | Role::FailureLocked);
-        let want = if locked {
-            Verdict::AccountLocked
-        } else {
-            Verdict::InvalidCredentials
-        };
-        assert_eq!(wrong.verdict, want, "{} with a wrong password", user.login);
+        assert_wrong_password(&dir, user, user.login).await;
     }
     let out = dir.authenticate("nobody", &"x".into()).await.unwrap();
     assert_eq!((out.verdict, out.user), (Verdict::InvalidCredentials, None));
@@ -137,6 +127,18 @@ async fn tls_trust_and_service_account_failures_are_errors() {
     );
 }
 
+/// `login` of `user` with a wrong password: invalid credentials, or locked for a locked account
+/// (OpenLDAP's ppolicy answers locked before it checks the password).
+async fn assert_wrong_password(dir: &LdapDirectory, user: &TestUser, login: &str) {
+    let wrong = dir.authenticate(login, &"not-it".into()).await.unwrap();
+    let want = if matches!(user.role, Role::AdminLocked | Role::FailureLocked) {
+        Verdict::AccountLocked
+    } else {
+        Verdict::InvalidCredentials
+    };
+    assert_eq!(wrong.verdict, want, "{login} with a wrong password");
+}
+
 /// Each login, with `password`: invalid credentials and no matched entry.
 async fn assert_invalid_without_a_user(dir: &LdapDirectory, logins: &[&str], password: &str) {
     for login in logins {
@@ -147,6 +149,13 @@ async fn assert_invalid_without_a_user(dir: &LdapDirectory, logins: &[&str], pas
             "{login:?}"
         );
     }
+}
+
+/// Bind requests for `dn` in the slapd log: slapd logs each request once with its method (and
+/// a successful bind a second time with its mechanism, which [`binds_for`] also counts).
+fn bind_requests(log: &str, dn: &str) -> usize {
+    let request = format!(" BIND dn=\"{dn}\" method=");
+    log.lines().filter(|l| l.contains(&request)).count()
 }
 
 fn binds_for(log: &str, dn: &str) -> usize {
@@ -222,27 +231,12 @@ async fn dn_template_binds_once_without_a_search() {
             .await
             .unwrap();
         assert_eq!(out.verdict, expected, "{}", user.login);
-        let wrong = dir
-            .authenticate(user.login, &"not-it".into())
-            .await
-            .unwrap();
-        let locked = matches!(user.role, Role::AdminLocked | Role::FailureLocked);
-        let want = if locked {
-            Verdict::AccountLocked
-        } else {
-            Verdict::InvalidCredentials
-        };
-        assert_eq!(wrong.verdict, want, "{} with a wrong password", user.login);
+        assert_wrong_password(&dir, user, user.login).await;
         checked += 1;
     }
     assert!(checked >= 5, "only {checked} users checked");
     let alice = slapd.user(Role::Good).unwrap();
-    // slapd logs each bind request once with its method (and a successful bind a second
-    // time with its mechanism): alice's right and wrong password, one request each.
-    let bind_requests = |log: &str, dn: &str| {
-        let request = format!(" BIND dn=\"{dn}\" method=");
-        log.lines().filter(|l| l.contains(&request)).count()
-    };
+    // Alice's right and wrong password, one request each.
     assert_eq!(bind_requests(&slapd.log(), alice.dn), 2);
 
     // Unknown users, an empty login, and logins that would change the DN's structure if
