@@ -694,14 +694,12 @@ impl Config {
             ca_key_size: self.tenants.ca_key_bits,
             agent_certificate_lifetime: self.tenants.agent_certificate_lifetime,
         };
-        let status = StatusPolicy {
-            inactive_after_ms: millis(self.status.inactive_after),
-            purge_after_ms: millis(self.status.purge_after),
-        };
-        let audit_retention = AuditRetention {
-            max_age_ms: millis(self.audit.max_age),
-            max_rows: self.audit.max_rows,
-        };
+        let mut status = StatusPolicy::default();
+        status.inactive_after_ms = millis(self.status.inactive_after);
+        status.purge_after_ms = millis(self.status.purge_after);
+        let mut audit_retention = AuditRetention::default();
+        audit_retention.max_age_ms = millis(self.audit.max_age);
+        audit_retention.max_rows = self.audit.max_rows;
         ServiceOptions {
             agent_listen: self.agent.listen,
             agent_endpoints: self.agent.endpoints.clone(),

@@ -128,49 +128,25 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod agent;
-mod audit;
 pub mod config;
 mod error;
-mod hex;
 pub mod http;
-mod id;
-mod limit;
-mod memory;
 mod registration;
-mod revocation;
 mod runtime;
-mod schema;
-mod source_change;
-mod sqlite;
-mod status;
-mod store;
-mod tenant;
-mod token;
 
-pub use agent::{AgentRecord, AgentSeen, AgentStatus};
-pub use audit::{
-    AuditError, AuditEvent, AuditKind, AuditOutcome, AuditQuery, AuditRetention, AuditVerdict,
-    MAX_AUDIT_LOGIN_LEN,
+pub use error::ServiceError;
+pub use pta_store::{
+    AgentId, AgentRecord, AgentSeen, AgentStatus, AuditError, AuditEvent, AuditKind, AuditOutcome,
+    AuditQuery, AuditRetention, AuditVerdict, Authority, CaFingerprint, CaKey, DEFAULT_AGENT_LIMIT,
+    DEFAULT_TOKEN_LIFETIME_MS, JoinToken, Liveness, MAX_AUDIT_LOGIN_LEN, MemoryStore,
+    RegistrationToken, Revocation, RevocationReason, SourceChange, StatusPolicy, Store, StoreError,
+    Tenant, TenantId, TokenError, TokenHash, TokenRecord, Transition, check_agent_limit,
 };
-pub use error::{ServiceError, TokenError};
-pub use id::{AgentId, TenantId};
-pub use limit::check_agent_limit;
-pub use memory::MemoryStore;
 pub use registration::{
     CsrInput, MAX_SOFTWARE_VERSION_LEN, PresentedToken, Registrar, Registration,
 };
-pub use revocation::{Revocation, RevocationReason};
 pub use runtime::{
     AgentView, ClientContext, Clock, DecidedBy, ManualClock, Password, Service, ServiceCa,
     ServiceOptions, SignInError, SignInResult, SystemClock, create_join_token,
     load_or_create_service_ca, revoke_agent_in_store,
-};
-pub use source_change::SourceChange;
-pub use sqlite::SqliteStore;
-pub use status::{Liveness, StatusPolicy, Transition};
-pub use store::Store;
-pub use tenant::{Authority, CaKey, DEFAULT_AGENT_LIMIT, Tenant};
-pub use token::{
-    CaFingerprint, DEFAULT_TOKEN_LIFETIME_MS, JoinToken, RegistrationToken, TokenHash, TokenRecord,
 };

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use pta_cert::{AuthorityConfig, Csr, KeyPair, KeySize};
 use rustls::pki_types::CertificateDer;
 
+use crate::StoreError;
 use crate::{
     AgentId, AgentRecord, AuditError, AuditEvent, AuditKind, AuditOutcome, Authority, CaKey,
     JoinToken, ServiceError, Store, Tenant, TenantId, TokenError, check_agent_limit,
@@ -129,8 +130,8 @@ impl Registrar {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::TenantExists`] (checked before the key is generated, and again by the
-    /// store), [`ServiceError::Authority`], [`ServiceError::OutOfRange`] for `now`, or the
+    /// [`StoreError::TenantExists`] (checked before the key is generated, and again by the
+    /// store), [`ServiceError::Authority`], [`StoreError::OutOfRange`] for `now`, or the
     /// store's error.
     pub async fn create_tenant(
         &self,
@@ -139,7 +140,7 @@ impl Registrar {
         now: u64,
     ) -> Result<Tenant, ServiceError> {
         if store.tenant_by_name(name).await?.is_some() {
-            return Err(ServiceError::TenantExists);
+            return Err(ServiceError::Store(StoreError::TenantExists));
         }
         let tenant = Tenant::new(TenantId::random()?, name, now);
         let config = self.authority_config(&tenant.id);
@@ -150,7 +151,7 @@ impl Registrar {
             pta_cert::Authority::create_root(config, key, when)
         })
         .await
-        .map_err(|e| ServiceError::Backend(Box::new(e)))?
+        .map_err(|e| ServiceError::Store(StoreError::Backend(Box::new(e))))?
         .map_err(ServiceError::Authority)?;
         let key = authority
             .key()
@@ -172,16 +173,16 @@ impl Registrar {
     /// # Errors
     ///
     /// Refusals (answer the agent with the kind; the token is still usable unless noted):
-    /// [`ServiceError::InvalidSoftwareVersion`], [`ServiceError::Token`] (malformed, unknown,
+    /// [`ServiceError::InvalidSoftwareVersion`], [`StoreError::Token`] (malformed, unknown,
     /// expired, already used), [`ServiceError::MalformedCsr`],
     /// [`ServiceError::CsrSignatureInvalid`], [`ServiceError::UnsupportedCsrAlgorithm`],
-    /// [`ServiceError::KeyPolicy`], [`ServiceError::AgentLimitReached`] (spent only if another
+    /// [`ServiceError::KeyPolicy`], [`StoreError::AgentLimitReached`] (spent only if another
     /// registration took the last slot concurrently).
     ///
     /// Failures (answer "try again later"): [`ServiceError::Authority`],
-    /// [`ServiceError::UnknownTenant`] or [`ServiceError::Corrupt`] (the token's tenant or
+    /// [`StoreError::UnknownTenant`] or [`StoreError::Corrupt`] (the token's tenant or
     /// authority is missing or damaged), [`ServiceError::Random`],
-    /// [`ServiceError::OutOfRange`], [`ServiceError::Backend`].
+    /// [`StoreError::OutOfRange`], [`StoreError::Backend`].
     pub async fn register<'a>(
         &self,
         store: &dyn Store,
@@ -266,9 +267,9 @@ impl Registrar {
         // 5. Spend the token: of concurrent registrations with it, exactly one gets past here.
         let consumed = store.consume_token(&hash, now).await?;
         if consumed.tenant != tenant {
-            return Err(ServiceError::Corrupt {
+            return Err(ServiceError::Store(StoreError::Corrupt {
                 what: "registration token tenant",
-            });
+            }));
         }
 
         // 6. Issue, record, audit.
@@ -294,7 +295,7 @@ impl Registrar {
             // No registration without its audit event: take the agent back out (best effort;
             // the error reported is the audit failure).
             let _ = store.delete_agent(&agent_id).await;
-            return Err(e);
+            return Err(e.into());
         }
 
         let ca_certificate_der = authority.certificate_der().to_vec();
@@ -325,18 +326,19 @@ impl Registrar {
         let stored = store
             .authority(tenant)
             .await?
-            .ok_or(ServiceError::UnknownTenant)?;
+            .ok_or(ServiceError::Store(StoreError::UnknownTenant))?;
         let chain = if stored.certificate.starts_with(b"-----BEGIN") {
-            let text =
-                std::str::from_utf8(&stored.certificate).map_err(|_| ServiceError::Corrupt {
+            let text = std::str::from_utf8(&stored.certificate).map_err(|_| {
+                ServiceError::Store(StoreError::Corrupt {
                     what: "CA certificate",
-                })?;
+                })
+            })?;
             pta_cert::certificates_from_pem(text).map_err(ServiceError::Authority)?
         } else {
             vec![CertificateDer::from(stored.certificate.clone())]
         };
         let pem = std::str::from_utf8(stored.key.expose())
-            .map_err(|_| ServiceError::Corrupt { what: "CA key" })?;
+            .map_err(|_| ServiceError::Store(StoreError::Corrupt { what: "CA key" }))?;
         let key = KeyPair::from_pkcs8_pem(pem).map_err(ServiceError::Authority)?;
         pta_cert::Authority::from_parts(self.authority_config(tenant), key, chain)
             .map_err(ServiceError::Authority)
@@ -358,8 +360,8 @@ fn request_error(e: pta_cert::Error) -> ServiceError {
 /// The audit code of a failed registration.
 fn audit_error(e: &ServiceError) -> AuditError {
     match e {
-        ServiceError::Token(kind) => (*kind).into(),
-        ServiceError::AgentLimitReached { .. } => AuditError::AgentLimitReached,
+        ServiceError::Store(StoreError::Token(kind)) => (*kind).into(),
+        ServiceError::Store(StoreError::AgentLimitReached { .. }) => AuditError::AgentLimitReached,
         ServiceError::MalformedCsr
         | ServiceError::CsrSignatureInvalid
         | ServiceError::UnsupportedCsrAlgorithm
@@ -384,13 +386,13 @@ fn check_software_version(version: &str) -> Result<(), ServiceError> {
 pub(crate) fn system_time(now: u64) -> Result<SystemTime, ServiceError> {
     UNIX_EPOCH
         .checked_add(Duration::from_millis(now))
-        .ok_or(ServiceError::OutOfRange { field: "now" })
+        .ok_or(ServiceError::Store(StoreError::OutOfRange { field: "now" }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::{audit_error, check_software_version, request_error};
-    use crate::{AuditError, ServiceError, TokenError};
+    use crate::{AuditError, ServiceError, StoreError, TokenError};
     use pta_cert::KeyPolicyViolation;
 
     #[test]
@@ -440,7 +442,9 @@ mod tests {
             AuditError::TokenExpired
         );
         assert_eq!(
-            audit_error(&ServiceError::AgentLimitReached { limit: 1 }),
+            audit_error(&ServiceError::Store(StoreError::AgentLimitReached {
+                limit: 1
+            })),
             AuditError::AgentLimitReached
         );
         assert_eq!(
@@ -448,7 +452,7 @@ mod tests {
             AuditError::BadRequest
         );
         assert_eq!(
-            audit_error(&ServiceError::UnknownTenant),
+            audit_error(&ServiceError::Store(StoreError::UnknownTenant)),
             AuditError::Internal
         );
     }

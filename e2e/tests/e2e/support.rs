@@ -14,8 +14,9 @@ use pta_cert::KeySize;
 use pta_service::http::{self, HttpServer, RateLimit, RegistrationOptions};
 use pta_service::{
     AgentId, ClientContext, Password, Registrar, Service, ServiceOptions, SignInError,
-    SignInResult, SqliteStore, Store, SystemClock, TenantId,
+    SignInResult, Store, SystemClock, TenantId,
 };
+use pta_store_sqlite::SqliteStore;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::sync::oneshot;
 

@@ -23,9 +23,10 @@ use clap::Parser;
 use pta_directory::Directory;
 use pta_service::http::{self, Api, ApiAuth, ApiOptions, HttpServer, RegistrationOptions};
 use pta_service::{
-    ClientContext, Clock, DecidedBy, Password, Service, ServiceOptions, SignInResult, SqliteStore,
-    SystemClock, TenantId,
+    ClientContext, Clock, DecidedBy, Password, Service, ServiceOptions, SignInResult, SystemClock,
+    TenantId,
 };
+use pta_store_sqlite::SqliteStore;
 use sample::{CASES, LOCKOUT_USER, SAMPLE_PASSWORD, SampleDirectory, TRY_USER, WRONG_PASSWORD};
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;

@@ -24,8 +24,9 @@ use clap::{Parser, Subcommand};
 use pta_service::config::{Config, ConfigError, parse_duration};
 use pta_service::http::{self, Api, HttpServer};
 use pta_service::{
-    AgentId, Clock, Service, ServiceError, SqliteStore, Store, SystemClock, Tenant, TenantId,
+    AgentId, Clock, Service, ServiceError, Store, StoreError, SystemClock, Tenant, TenantId,
 };
+use pta_store_sqlite::SqliteStore;
 use tracing_subscriber::EnvFilter;
 
 /// Pass-through authentication service.
@@ -123,6 +124,12 @@ impl From<ServiceError> for Failure {
             code: 1,
             message: with_sources(&e),
         }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        ServiceError::from(e).into()
     }
 }
 
@@ -366,7 +373,9 @@ async fn tenant_create(config: &Config, name: &str) -> Result<(), Failure> {
         .create_tenant(store.as_ref(), name, now)
         .await
         .map_err(|e| match e {
-            ServiceError::TenantExists => failure(1, format!("tenant {name:?} already exists")),
+            ServiceError::Store(StoreError::TenantExists) => {
+                failure(1, format!("tenant {name:?} already exists"))
+            }
             e => e.into(),
         })?;
     if tenant.agent_limit != config.tenants.agent_limit {
@@ -439,7 +448,9 @@ async fn agents_revoke(config: &Config, agent: &str) -> Result<(), Failure> {
     let newly = pta_service::revoke_agent_in_store(store.as_ref(), &agent, now)
         .await
         .map_err(|e| match e {
-            ServiceError::UnknownAgent => failure(1, format!("no agent with id {agent}")),
+            ServiceError::Store(StoreError::UnknownAgent) => {
+                failure(1, format!("no agent with id {agent}"))
+            }
             e => e.into(),
         })?;
     if newly {

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
+use crate::StoreError;
 use crate::{
     AgentId, AgentStatus, AgentView, AuditEvent, AuditQuery, ClientContext, JoinToken, Password,
     Registration, Service, ServiceError, SignInError, SignInResult, Tenant, TenantId,
@@ -209,15 +210,15 @@ impl Api for Service {
     }
 
     async fn tenants(&self) -> Result<Vec<Tenant>, ServiceError> {
-        self.store().tenants().await
+        self.store().tenants().await.map_err(Into::into)
     }
 
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, ServiceError> {
-        self.store().tenant(id).await
+        self.store().tenant(id).await.map_err(Into::into)
     }
 
     async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, ServiceError> {
-        self.store().tenant_by_name(name).await
+        self.store().tenant_by_name(name).await.map_err(Into::into)
     }
 
     async fn sign_in_tenant(&self, key: &str) -> Result<Option<TenantId>, ServiceError> {
@@ -230,7 +231,10 @@ impl Api for Service {
     }
 
     async fn set_agent_limit(&self, tenant: &TenantId, limit: u32) -> Result<(), ServiceError> {
-        self.store().set_agent_limit(tenant, limit).await
+        self.store()
+            .set_agent_limit(tenant, limit)
+            .await
+            .map_err(Into::into)
     }
 
     async fn create_token(
@@ -241,13 +245,13 @@ impl Api for Service {
         let printed = Service::create_token(self, tenant, lifetime_ms).await?;
         // The expiry is what the store recorded for this token's hash.
         let hash = JoinToken::parse(&printed)?.token().hash();
-        let record = self
-            .store()
-            .token(&hash)
-            .await?
-            .ok_or(ServiceError::Corrupt {
-                what: "created token",
-            })?;
+        let record =
+            self.store()
+                .token(&hash)
+                .await?
+                .ok_or(ServiceError::Store(StoreError::Corrupt {
+                    what: "created token",
+                }))?;
         Ok(CreatedToken::new(printed, record.expires_at))
     }
 
@@ -280,7 +284,7 @@ impl Api for Service {
     }
 
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, ServiceError> {
-        self.store().audit_events(query).await
+        self.store().audit_events(query).await.map_err(Into::into)
     }
 
     fn metrics_text(&self) -> String {

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use super::reply::ApiError;
-use crate::{AgentView, AuditEvent, DecidedBy, Password, SignInResult, Tenant, hex};
+use crate::{AgentView, AuditEvent, DecidedBy, Password, SignInResult, Tenant};
+use pta_store::hex_encode;
 use pta_wire::{ErrorCode, Verdict, WarningKind};
 
 /// A JSON string that holds a secret: taken straight into a zeroizing buffer.
@@ -172,7 +173,7 @@ pub(crate) fn sign_in_result(r: &SignInResult) -> Value {
         .map(|w| json!({ "kind": warning_kind_name(w.kind), "value": w.value }))
         .collect();
     let mut out = json!({
-        "request_id": hex::encode(&r.request_id.0),
+        "request_id": hex_encode(&r.request_id.0),
         "verdict": verdict_name(r.verdict),
         "warnings": warnings,
         "latency_ms": r.latency_ms,
@@ -207,7 +208,7 @@ pub(crate) fn agent(v: &AgentView) -> Value {
         "tenant": r.tenant.to_string(),
         "status": r.status.code(),
         "software_version": r.software_version,
-        "certificate_serial": hex::encode(&r.certificate_serial),
+        "certificate_serial": hex_encode(&r.certificate_serial),
         "first_seen_ms": r.first_seen,
         "last_seen_ms": r.last_seen,
         "last_source": r.last_source.map(|ip| ip.to_string()),

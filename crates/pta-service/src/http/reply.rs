@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::StoreError;
 use crate::{ServiceError, SignInError, TokenError};
 
 /// An error answer: a status and `{"error": code, "message": text}`. The message is fixed
@@ -100,7 +101,7 @@ impl ApiError {
     pub(crate) fn internal(e: &ServiceError) -> Self {
         tracing::warn!(error = %e, cause = %causes(e), "request failed inside the service");
         match e {
-            ServiceError::Backend(_) => Self::new(
+            ServiceError::Store(StoreError::Backend(_)) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "the service cannot do this now; retry later",
@@ -116,21 +117,21 @@ impl ApiError {
     /// An admin endpoint's error.
     pub(crate) fn from_service(e: &ServiceError) -> Self {
         match e {
-            ServiceError::UnknownTenant => Self::unknown_tenant(),
-            ServiceError::UnknownAgent => {
+            ServiceError::Store(StoreError::UnknownTenant) => Self::unknown_tenant(),
+            ServiceError::Store(StoreError::UnknownAgent) => {
                 Self::new(StatusCode::NOT_FOUND, "unknown_agent", "no such agent")
             }
-            ServiceError::TenantExists => Self::new(
+            ServiceError::Store(StoreError::TenantExists) => Self::new(
                 StatusCode::CONFLICT,
                 "tenant_exists",
                 "a tenant with this name already exists",
             ),
-            ServiceError::MalformedId => Self::invalid_request("malformed id"),
+            ServiceError::Store(StoreError::MalformedId) => Self::invalid_request("malformed id"),
             ServiceError::InvalidConfig { field } => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request", "invalid value")
                     .with_message(format!("invalid value: {field}"))
             }
-            ServiceError::OutOfRange { field } => Self::new(
+            ServiceError::Store(StoreError::OutOfRange { field }) => Self::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 "value out of range",
@@ -149,20 +150,20 @@ impl ApiError {
                 "invalid_software_version",
                 "software_version must be 1 to 64 printable ASCII characters",
             ),
-            ServiceError::Token(TokenError::Malformed) => Self::new(
+            ServiceError::Store(StoreError::Token(TokenError::Malformed)) => Self::new(
                 S::BAD_REQUEST,
                 "malformed_token",
                 "the token is not pta1.<token>.<ca-sha256>",
             ),
-            ServiceError::Token(TokenError::Unknown) => {
+            ServiceError::Store(StoreError::Token(TokenError::Unknown)) => {
                 Self::new(S::FORBIDDEN, "unknown_token", "no such registration token")
             }
-            ServiceError::Token(TokenError::Expired) => Self::new(
+            ServiceError::Store(StoreError::Token(TokenError::Expired)) => Self::new(
                 S::FORBIDDEN,
                 "token_expired",
                 "the registration token has expired",
             ),
-            ServiceError::Token(TokenError::AlreadyUsed) => Self::new(
+            ServiceError::Store(StoreError::Token(TokenError::AlreadyUsed)) => Self::new(
                 S::FORBIDDEN,
                 "token_used",
                 "the registration token was already used",
@@ -188,7 +189,7 @@ impl ApiError {
                 "the key is outside the key policy",
             )
             .with_message(format!("the key is outside the key policy: {violation}")),
-            ServiceError::AgentLimitReached { .. } => Self::new(
+            ServiceError::Store(StoreError::AgentLimitReached { .. }) => Self::new(
                 S::CONFLICT,
                 "agent_limit_reached",
                 "the tenant has as many agents as its limit",

@@ -8,6 +8,7 @@ use pta_cert::{AuthorityConfig, Csr, KeyPair, KeySize, SanEntry};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use zeroize::Zeroizing;
 
+use crate::StoreError;
 use crate::registration::system_time;
 use crate::{
     AgentId, AgentStatus, AuditEvent, AuditKind, AuditOutcome, Authority, CaKey, JoinToken,
@@ -25,8 +26,10 @@ fn service_ca_config() -> AuthorityConfig {
 
 /// Rebuilds the service CA from its stored form (certificate DER, key PKCS#8 PEM).
 pub(crate) fn service_ca_from_stored(stored: &Authority) -> Result<ServiceCa, ServiceError> {
-    let pem = std::str::from_utf8(stored.key.expose()).map_err(|_| ServiceError::Corrupt {
-        what: "service CA key",
+    let pem = std::str::from_utf8(stored.key.expose()).map_err(|_| {
+        ServiceError::Store(StoreError::Corrupt {
+            what: "service CA key",
+        })
     })?;
     let key = KeyPair::from_pkcs8_pem(pem).map_err(ServiceError::Authority)?;
     let chain = vec![CertificateDer::from(stored.certificate.clone())];
@@ -52,7 +55,7 @@ pub(crate) async fn load_or_create(
         pta_cert::Authority::create_root(service_ca_config(), key, when)
     })
     .await
-    .map_err(|e| ServiceError::Backend(Box::new(e)))?
+    .map_err(|e| ServiceError::Store(StoreError::Backend(Box::new(e))))?
     .map_err(ServiceError::Authority)?;
     let key = created
         .key()
@@ -63,7 +66,8 @@ pub(crate) async fn load_or_create(
         CaKey::new(key.expose().as_bytes().to_vec()),
     );
     let winner = store.init_service_authority(&candidate).await?;
-    if winner == candidate {
+    // Ours won if the stored certificate is the one just made (fresh key, fresh serial).
+    if winner.certificate == candidate.certificate {
         tracing::info!("service CA created");
         Ok(ServiceCa {
             certificate_der: candidate.certificate.clone(),
@@ -111,7 +115,7 @@ pub(crate) async fn issue_server_identity(
         Ok(ServerIdentity { chain, key })
     })
     .await
-    .map_err(|e| ServiceError::Backend(Box::new(e)))?
+    .map_err(|e| ServiceError::Store(StoreError::Backend(Box::new(e))))?
     .map_err(|e| match e {
         pta_cert::Error::InvalidName(_) => ServiceError::InvalidConfig {
             field: "server_names",
@@ -155,7 +159,7 @@ pub(crate) async fn create_token(
         });
     }
     if store.tenant(tenant).await?.is_none() {
-        return Err(ServiceError::UnknownTenant);
+        return Err(ServiceError::Store(StoreError::UnknownTenant));
     }
     let token = crate::RegistrationToken::generate()?;
     store
@@ -175,7 +179,7 @@ pub(crate) async fn revoke(
     let record = store
         .agent(agent)
         .await?
-        .ok_or(ServiceError::UnknownAgent)?;
+        .ok_or(ServiceError::Store(StoreError::UnknownAgent))?;
     let revocation = Revocation::new(
         record.tenant,
         record.certificate_serial.clone(),

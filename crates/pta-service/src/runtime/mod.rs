@@ -24,6 +24,7 @@ use std::time::Duration;
 use pta_cert::KeySize;
 use zeroize::Zeroizing;
 
+use crate::StoreError;
 use crate::{
     AgentId, AgentRecord, AuditRetention, Registrar, Registration, ServiceError, StatusPolicy,
     Store, Tenant, TenantId,
@@ -434,7 +435,7 @@ impl Service {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownAgent`] or the store's error.
+    /// [`StoreError::UnknownAgent`] or the store's error.
     pub async fn revoke_agent(&self, agent: &AgentId) -> Result<bool, ServiceError> {
         let revoked =
             revoke_agent_in_store(self.inner.store.as_ref(), agent, self.inner.now()).await?;
@@ -446,10 +447,10 @@ impl Service {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownTenant`] or the store's error.
+    /// [`StoreError::UnknownTenant`] or the store's error.
     pub async fn agents(&self, tenant: &TenantId) -> Result<Vec<AgentView>, ServiceError> {
         if self.inner.store.tenant(tenant).await?.is_none() {
-            return Err(ServiceError::UnknownTenant);
+            return Err(ServiceError::Store(StoreError::UnknownTenant));
         }
         let records = self.inner.store.agents(tenant).await?;
         Ok(records
@@ -466,7 +467,7 @@ impl Service {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownTenant`].
+    /// [`StoreError::UnknownTenant`].
     pub async fn crl_der(&self, tenant: &TenantId) -> Result<Vec<u8>, ServiceError> {
         self.inner.crl_der(tenant)
     }
@@ -480,7 +481,7 @@ impl Service {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownTenant`].
+    /// [`StoreError::UnknownTenant`].
     pub async fn lockout_status(
         &self,
         tenant: &TenantId,
@@ -494,7 +495,7 @@ impl Service {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownTenant`].
+    /// [`StoreError::UnknownTenant`].
     pub async fn unlock_user(&self, tenant: &TenantId, login: &str) -> Result<bool, ServiceError> {
         let user = self.inner.user_key(tenant, login)?;
         Ok(self.inner.lockout.unlock_user(user))
@@ -567,7 +568,7 @@ impl ServiceCa {
 /// # Errors
 ///
 /// [`ServiceError::Authority`] (key generation, a stored CA that does not load),
-/// [`ServiceError::Corrupt`], or the store's error.
+/// [`StoreError::Corrupt`], or the store's error.
 pub async fn load_or_create_service_ca(
     store: &dyn Store,
     key_size: KeySize,
@@ -582,7 +583,7 @@ pub async fn load_or_create_service_ca(
 ///
 /// # Errors
 ///
-/// [`ServiceError::UnknownTenant`], [`ServiceError::InvalidConfig`] for a zero lifetime,
+/// [`StoreError::UnknownTenant`], [`ServiceError::InvalidConfig`] for a zero lifetime,
 /// [`ServiceError::Random`], or the store's error.
 pub async fn create_join_token(
     store: &dyn Store,
@@ -601,7 +602,7 @@ pub async fn create_join_token(
 ///
 /// # Errors
 ///
-/// [`ServiceError::UnknownAgent`] or the store's error.
+/// [`StoreError::UnknownAgent`] or the store's error.
 pub async fn revoke_agent_in_store(
     store: &dyn Store,
     agent: &AgentId,

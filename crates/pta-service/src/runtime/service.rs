@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::StoreError;
 use crate::{
     AgentId, AuditEvent, AuditKind, AuditOutcome, ServiceError, Store, Tenant, TenantId, Transition,
 };
@@ -127,7 +128,7 @@ impl Inner {
         })?;
         let agent_addr = listener
             .local_addr()
-            .map_err(|e| ServiceError::Backend(Box::new(e)))?;
+            .map_err(|e| ServiceError::Store(StoreError::Backend(Box::new(e))))?;
         let endpoints = if options.agent_endpoints.is_empty() {
             vec![agent_addr.to_string()]
         } else {
@@ -282,7 +283,7 @@ impl Inner {
         let state = trust
             .tenants
             .get(tenant)
-            .ok_or(ServiceError::UnknownTenant)?;
+            .ok_or(ServiceError::Store(StoreError::UnknownTenant))?;
         Ok(state.crl.to_vec())
     }
 
@@ -309,7 +310,7 @@ impl Inner {
     /// The lockout key of a user: tenant id text and the login as [`lockout_login`] gives it.
     pub(crate) fn user_key(&self, tenant: &TenantId, login: &str) -> Result<UserKey, ServiceError> {
         if !self.knows_tenant(tenant) {
-            return Err(ServiceError::UnknownTenant);
+            return Err(ServiceError::Store(StoreError::UnknownTenant));
         }
         Ok(self.user_key_unchecked(tenant, login))
     }

@@ -6,8 +6,9 @@ use pta_cert::{AgentIdentity, Csr, KeyPair, KeyPolicyViolation, KeySize};
 use pta_service::{
     AgentStatus, AuditError, AuditKind, AuditOutcome, AuditQuery, CaFingerprint, CsrInput,
     DEFAULT_TOKEN_LIFETIME_MS, JoinToken, MemoryStore, PresentedToken, Registrar, Registration,
-    RegistrationToken, ServiceError, SqliteStore, Store, Tenant, TokenError, TokenRecord,
+    RegistrationToken, ServiceError, Store, StoreError, Tenant, TokenError, TokenRecord,
 };
+use pta_store_sqlite::SqliteStore;
 
 use crate::support::{MIN, SqliteFixture, T0, ip};
 
@@ -86,7 +87,7 @@ async fn happy_path(store: &dyn Store) {
     assert_eq!(store.tenant(&t.id).await.unwrap(), Some(t.clone()));
     assert!(matches!(
         registrar().create_tenant(store, "contoso.com", T0).await,
-        Err(ServiceError::TenantExists)
+        Err(ServiceError::Store(StoreError::TenantExists))
     ));
 
     let printed = token(store, &t, T0).await;
@@ -227,7 +228,12 @@ async fn limit_does_not_burn_tokens(store: &dyn Store) {
     let second = token(store, &t, T0).await;
     let refused = register(store, &second, &der, T0 + 1).await;
     assert!(
-        matches!(refused, Err(ServiceError::AgentLimitReached { limit: 1 })),
+        matches!(
+            refused,
+            Err(ServiceError::Store(StoreError::AgentLimitReached {
+                limit: 1
+            }))
+        ),
         "{refused:?}"
     );
     let hash = JoinToken::parse(&second).unwrap().token().hash();
@@ -241,7 +247,9 @@ async fn limit_does_not_burn_tokens(store: &dyn Store) {
     let third = token(store, &t, T0).await;
     assert!(matches!(
         register(store, &third, &der, T0 + 3).await,
-        Err(ServiceError::AgentLimitReached { limit: 2 })
+        Err(ServiceError::Store(StoreError::AgentLimitReached {
+            limit: 2
+        }))
     ));
     assert!(store.delete_agent(&first.agent_id).await.unwrap());
     register(store, &third, &der, T0 + 4).await.unwrap();

@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use pta_cert::Csr;
 use pta_service::{
-    AgentStatus, AuditKind, AuditQuery, ManualClock, MemoryStore, Service, SqliteStore, Store,
-    SystemClock, revoke_agent_in_store,
+    AgentStatus, AuditKind, AuditQuery, ManualClock, MemoryStore, Service, Store, SystemClock,
+    revoke_agent_in_store,
 };
+use pta_store_sqlite::SqliteStore;
 use pta_wire::{CloseReason, ErrorCode, RenewResult, Verdict};
 use rustls::pki_types::CertificateDer;
 

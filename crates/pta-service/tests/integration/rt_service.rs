@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use pta_cert::KeySize;
 use pta_service::{
-    AuditKind, AuditQuery, CaFingerprint, JoinToken, MemoryStore, SqliteStore, Store,
-    create_join_token, load_or_create_service_ca,
+    AuditKind, AuditQuery, CaFingerprint, JoinToken, MemoryStore, Store, create_join_token,
+    load_or_create_service_ca,
 };
+use pta_store_sqlite::SqliteStore;
 use pta_wire::CloseReason;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use pta_service::{AgentId, AgentRecord, Authority, CaKey, SqliteStore, Store, Tenant, TenantId};
+use pta_store_sqlite::SqliteStore;
 use tempfile::TempDir;
 
 /// A fixed start time, Unix ms.
@@ -37,31 +37,6 @@ impl SqliteFixture {
 
 pub(crate) fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
-}
-
-pub(crate) fn authority(tag: &str) -> Authority {
-    Authority::new(
-        format!("CERT {tag}").into_bytes(),
-        CaKey::new(format!("KEY {tag}").into_bytes()),
-    )
-}
-
-/// Creates a tenant named `name` at `now`.
-pub(crate) async fn tenant(store: &dyn Store, name: &str, now: u64) -> Tenant {
-    let t = Tenant::new(TenantId::random().unwrap(), name, now);
-    store.create_tenant(&t, &authority(name)).await.unwrap();
-    t
-}
-
-/// An agent record for `tenant`, with a serial and key made from `n`.
-pub(crate) fn agent(tenant: TenantId, n: u8, now: u64) -> AgentRecord {
-    AgentRecord::new(
-        AgentId::random().unwrap(),
-        tenant,
-        vec![0x01, n],
-        format!("spki-{n}").into_bytes(),
-        now,
-    )
 }
 
 /// Every file under `dir` (the database, its WAL and shared-memory files), concatenated.

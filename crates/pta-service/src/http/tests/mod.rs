@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{ApiAuth, ApiOptions, RateLimit, RegistrationOptions, api_router, registration_router};
+use crate::StoreError;
 use crate::{ManualClock, ServiceError};
 use support::{ADMIN, FakeApi, KEY_A, KEY_B, Running, T0, tenant_id};
 
@@ -749,8 +750,11 @@ async fn unknown_routes_and_wrong_methods_are_json() {
 async fn service_failures_hide_their_cause() {
     let fake = FakeApi::new();
     let server = api_server(&fake).await;
-    *fake.fail_tenants.lock().unwrap() =
-        Some(|| ServiceError::Backend(Box::new(std::io::Error::other("disk on fire"))));
+    *fake.fail_tenants.lock().unwrap() = Some(|| {
+        ServiceError::Store(StoreError::Backend(Box::new(std::io::Error::other(
+            "disk on fire",
+        ))))
+    });
     let reply = server.get("/v1/tenants", Some(ADMIN)).await;
     let v = reply.assert_error(503, "unavailable");
     assert!(!reply.text().contains("disk"), "{v}");
@@ -758,7 +762,8 @@ async fn service_failures_hide_their_cause() {
         .get("/healthz", None)
         .await
         .assert_error(503, "unavailable");
-    *fake.fail_tenants.lock().unwrap() = Some(|| ServiceError::Corrupt { what: "tenant row" });
+    *fake.fail_tenants.lock().unwrap() =
+        Some(|| ServiceError::Store(StoreError::Corrupt { what: "tenant row" }));
     let reply = server.get("/v1/tenants/contoso/agents", Some(ADMIN)).await;
     reply.assert_error(500, "internal");
     assert!(!reply.text().contains("tenant row"));

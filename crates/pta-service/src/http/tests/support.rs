@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use zeroize::Zeroizing;
 
+use crate::StoreError;
 use crate::http::{Api, CreatedToken, Health, HttpServer};
 use crate::{
     AgentId, AgentRecord, AgentView, AuditEvent, AuditQuery, ClientContext, Password, Registration,
@@ -314,7 +315,7 @@ impl FakeApi {
         if self.tenants.lock().unwrap().iter().any(|t| t.id == *tenant) {
             Ok(())
         } else {
-            Err(ServiceError::UnknownTenant)
+            Err(ServiceError::Store(StoreError::UnknownTenant))
         }
     }
 }
@@ -392,21 +393,23 @@ impl Api for FakeApi {
         use crate::TokenError as T;
         let err = match token {
             "bad-version" => Some(ServiceError::InvalidSoftwareVersion),
-            "malformed" => Some(ServiceError::Token(T::Malformed)),
-            "unknown" => Some(ServiceError::Token(T::Unknown)),
-            "expired" => Some(ServiceError::Token(T::Expired)),
-            "used" => Some(ServiceError::Token(T::AlreadyUsed)),
+            "malformed" => Some(ServiceError::Store(StoreError::Token(T::Malformed))),
+            "unknown" => Some(ServiceError::Store(StoreError::Token(T::Unknown))),
+            "expired" => Some(ServiceError::Store(StoreError::Token(T::Expired))),
+            "used" => Some(ServiceError::Store(StoreError::Token(T::AlreadyUsed))),
             "bad-csr" => Some(ServiceError::MalformedCsr),
             "bad-signature" => Some(ServiceError::CsrSignatureInvalid),
             "bad-algorithm" => Some(ServiceError::UnsupportedCsrAlgorithm),
             "weak" => Some(ServiceError::KeyPolicy(
                 pta_cert::KeyPolicyViolation::TooSmall { bits: 1024 },
             )),
-            "limit" => Some(ServiceError::AgentLimitReached { limit: 3 }),
-            "backend" => Some(ServiceError::Backend(Box::new(std::io::Error::other(
-                "disk on fire",
+            "limit" => Some(ServiceError::Store(StoreError::AgentLimitReached {
+                limit: 3,
+            })),
+            "backend" => Some(ServiceError::Store(StoreError::Backend(Box::new(
+                std::io::Error::other("disk on fire"),
             )))),
-            "tenant-gone" => Some(ServiceError::UnknownTenant),
+            "tenant-gone" => Some(ServiceError::Store(StoreError::UnknownTenant)),
             _ => None,
         };
         if let Some(err) = err {
@@ -435,7 +438,7 @@ impl Api for FakeApi {
         self.check_failure()?;
         let mut tenants = self.tenants.lock().unwrap();
         if tenants.iter().any(|t| t.name == name) {
-            return Err(ServiceError::TenantExists);
+            return Err(ServiceError::Store(StoreError::TenantExists));
         }
         let n = u8::try_from(tenants.len() + 1).unwrap();
         let tenant = Tenant::new(tenant_id(n), name, T0);
@@ -511,7 +514,7 @@ impl Api for FakeApi {
 
     async fn revoke_agent(&self, agent: &AgentId) -> Result<bool, ServiceError> {
         if *agent != self.agent {
-            return Err(ServiceError::UnknownAgent);
+            return Err(ServiceError::Store(StoreError::UnknownAgent));
         }
         self.calls.lock().unwrap().revoked.push(*agent);
         let mut already = self.revoked_already.lock().unwrap();

@@ -1,6 +1,6 @@
 //! Revoked certificate serials, for the registry and the tenant's CRL.
 
-use crate::{AgentId, ServiceError, TenantId};
+use crate::{AgentId, StoreError, TenantId};
 
 /// Why a certificate was revoked: the RFC 5280 `CRLReason` values an admin or the service
 /// uses.
@@ -32,14 +32,14 @@ impl RevocationReason {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::Corrupt`] for a code this crate does not use.
-    pub fn from_code(code: u8) -> Result<Self, ServiceError> {
+    /// [`StoreError::Corrupt`] for a code this crate does not use.
+    pub fn from_code(code: u8) -> Result<Self, StoreError> {
         match code {
             0 => Ok(Self::Unspecified),
             1 => Ok(Self::KeyCompromise),
             4 => Ok(Self::Superseded),
             5 => Ok(Self::CessationOfOperation),
-            _ => Err(ServiceError::Corrupt {
+            _ => Err(StoreError::Corrupt {
                 what: "revocation reason",
             }),
         }
@@ -48,7 +48,6 @@ impl RevocationReason {
 
 /// A revoked certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Revocation {
     /// The tenant whose authority issued the certificate.
     pub tenant: TenantId,

@@ -1,10 +1,12 @@
 //! Everything survives closing and reopening the SQLite file.
 
-use pta_service::{
+use pta_store::{
     AgentSeen, AgentStatus, AuditEvent, AuditKind, AuditOutcome, AuditQuery,
-    DEFAULT_TOKEN_LIFETIME_MS, RegistrationToken, Revocation, RevocationReason, SqliteStore, Store,
-    TokenError, TokenRecord,
+    DEFAULT_TOKEN_LIFETIME_MS, RegistrationToken, Revocation, RevocationReason, Store, TokenError,
+    TokenRecord,
 };
+
+use pta_store_sqlite::SqliteStore;
 
 use crate::support::{MIN, SqliteFixture, T0, agent, authority, ip, tenant};
 
@@ -67,10 +69,10 @@ async fn state_survives_a_restart() {
             .agent_limit,
         7
     );
-    assert_eq!(
-        store.authority(&t.id).await.unwrap(),
-        Some(authority("contoso.com"))
-    );
+    let stored = store.authority(&t.id).await.unwrap().unwrap();
+    let expected = authority("contoso.com");
+    assert_eq!(stored.certificate, expected.certificate);
+    assert_eq!(stored.key.expose(), expected.key.expose());
     assert_eq!(store.agents(&t.id).await.unwrap(), agents_before);
     assert_eq!(store.agent(&a.id).await.unwrap(), Some(a));
     assert_eq!(

@@ -2,18 +2,20 @@
 
 use std::sync::Arc;
 
-use pta_service::{
-    DEFAULT_TOKEN_LIFETIME_MS, MemoryStore, RegistrationToken, ServiceError, SqliteStore, Store,
-    TenantId, TokenError, TokenRecord,
+use crate::{
+    DEFAULT_TOKEN_LIFETIME_MS, RegistrationToken, Store, StoreError, TenantId, TokenError,
+    TokenRecord,
 };
 
-use crate::support::{MIN, SqliteFixture, T0, tenant};
+use super::{MIN, T0, handle, tenant};
 
-fn kind<T>(r: Result<T, ServiceError>) -> Option<TokenError> {
+fn kind<T>(r: Result<T, StoreError>) -> Option<TokenError> {
     r.err().and_then(|e| e.token_error())
 }
 
-async fn lifecycle(store: &dyn Store) {
+/// A token's life: stored hashed, read without being spent, consumed once, refused as used,
+/// expired or unknown, listed newest first, pruned.
+pub async fn lifecycle(store: &dyn Store) {
     let t = tenant(store, "contoso.com", T0).await;
     let good = RegistrationToken::generate().unwrap();
     let rec = TokenRecord::new(&good, t.id, T0, DEFAULT_TOKEN_LIFETIME_MS);
@@ -69,12 +71,12 @@ async fn lifecycle(store: &dyn Store) {
     // Insertion errors.
     assert!(matches!(
         store.insert_token(&rec).await,
-        Err(ServiceError::TokenExists)
+        Err(StoreError::TokenExists)
     ));
     let stranger = TokenRecord::new(&never, TenantId::random().unwrap(), T0, 1);
     assert!(matches!(
         store.insert_token(&stranger).await,
-        Err(ServiceError::UnknownTenant)
+        Err(StoreError::UnknownTenant)
     ));
 
     // Pruning removes tokens expired before the horizon; they become unknown.
@@ -87,28 +89,18 @@ async fn lifecycle(store: &dyn Store) {
     assert!(store.tokens(&t.id).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn lifecycle_memory() {
-    lifecycle(&MemoryStore::new()).await;
-}
-
-#[tokio::test]
-async fn lifecycle_sqlite() {
-    lifecycle(&SqliteFixture::new().store).await;
-}
-
 /// Many tasks race to consume each of several tokens; exactly one wins each race.
 /// `stores` are handles on the same state (for SQLite: separate connections to one file).
-async fn race(stores: Vec<Arc<dyn Store>>) {
-    let t = tenant(stores[0].as_ref(), "race.example", T0).await;
+pub async fn consume_race(stores: Vec<Arc<dyn Store>>) {
+    let t = tenant(handle(&stores, 0).as_ref(), "race.example", T0).await;
     for round in 0..5 {
         let token = RegistrationToken::generate().unwrap();
         let rec = TokenRecord::new(&token, t.id, T0, DEFAULT_TOKEN_LIFETIME_MS);
-        stores[0].insert_token(&rec).await.unwrap();
+        handle(&stores, 0).insert_token(&rec).await.unwrap();
         let hash = token.hash();
         let mut tasks = Vec::new();
         for i in 0..32 {
-            let store = Arc::clone(&stores[i % stores.len()]);
+            let store = handle(&stores, i);
             tasks.push(tokio::spawn(async move {
                 store.consume_token(&hash, T0 + 1).await
             }));
@@ -125,28 +117,4 @@ async fn race(stores: Vec<Arc<dyn Store>>) {
         }
         assert_eq!(won, 1, "round {round}");
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_consumers_memory() {
-    race(vec![Arc::new(MemoryStore::new())]).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_consumers_sqlite_one_store() {
-    let f = SqliteFixture::new();
-    race(vec![Arc::new(f.store.clone())]).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_consumers_sqlite_three_connections() {
-    let f = SqliteFixture::new();
-    let second = SqliteStore::open(f.path()).unwrap();
-    let third = SqliteStore::open(f.path()).unwrap();
-    race(vec![
-        Arc::new(f.store.clone()),
-        Arc::new(second),
-        Arc::new(third),
-    ])
-    .await;
 }

@@ -4,15 +4,16 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use pta_service::{
-    AgentId, AgentSeen, AgentStatus, AuditKind, AuditQuery, MemoryStore, Revocation,
-    RevocationReason, ServiceError, SourceChange, StatusPolicy, Store, TenantId, Transition,
-    check_agent_limit,
+use crate::{
+    AgentId, AgentSeen, AgentStatus, AuditKind, AuditQuery, Revocation, RevocationReason,
+    SourceChange, StatusPolicy, Store, StoreError, TenantId, Transition, check_agent_limit,
 };
 
-use crate::support::{DAY, MIN, SqliteFixture, T0, agent, ip, tenant};
+use super::{DAY, MIN, T0, agent, handle, ip, tenant};
 
-async fn registry(store: &dyn Store) {
+/// Agent records: insert, read, heartbeat, renewal, status, revocation (also of another
+/// tenant's serial), listing by first seen, purge; unknown ids and duplicates refused.
+pub async fn registry(store: &dyn Store) {
     let t = tenant(store, "fabrikam.com", T0).await;
     let other = tenant(store, "other.example", T0).await;
     let a = agent(t.id, 1, T0);
@@ -20,13 +21,13 @@ async fn registry(store: &dyn Store) {
     assert_eq!(store.agent(&a.id).await.unwrap().as_ref(), Some(&a));
     assert!(matches!(
         store.insert_agent(&a).await,
-        Err(ServiceError::AgentExists)
+        Err(StoreError::AgentExists)
     ));
     assert!(matches!(
         store
             .insert_agent(&agent(TenantId::random().unwrap(), 9, T0))
             .await,
-        Err(ServiceError::UnknownTenant)
+        Err(StoreError::UnknownTenant)
     ));
 
     // Heartbeat: last seen, source, version.
@@ -57,15 +58,15 @@ async fn registry(store: &dyn Store) {
     let nobody = AgentId::random().unwrap();
     assert!(matches!(
         store.record_seen(&nobody, &seen).await,
-        Err(ServiceError::UnknownAgent)
+        Err(StoreError::UnknownAgent)
     ));
     assert!(matches!(
         store.set_certificate(&nobody, &[1], b"k").await,
-        Err(ServiceError::UnknownAgent)
+        Err(StoreError::UnknownAgent)
     ));
     assert!(matches!(
         store.set_agent_status(&nobody, AgentStatus::Active).await,
-        Err(ServiceError::UnknownAgent)
+        Err(StoreError::UnknownAgent)
     ));
 
     // The limit: lower it to 3; the inactive agent counts.
@@ -79,18 +80,18 @@ async fn registry(store: &dyn Store) {
     assert_eq!(store.agent_count(&t.id).await.unwrap(), 3);
     assert!(matches!(
         check_agent_limit(store, &t.id).await,
-        Err(ServiceError::AgentLimitReached { limit: 3 })
+        Err(StoreError::AgentLimitReached { limit: 3 })
     ));
     let d = agent(t.id, 4, T0 + 3);
     assert!(matches!(
         store.insert_agent(&d).await,
-        Err(ServiceError::AgentLimitReached { limit: 3 })
+        Err(StoreError::AgentLimitReached { limit: 3 })
     ));
     // Other tenants are unaffected.
     store.insert_agent(&agent(other.id, 1, T0)).await.unwrap();
     assert!(matches!(
         check_agent_limit(store, &TenantId::random().unwrap()).await,
-        Err(ServiceError::UnknownTenant)
+        Err(StoreError::UnknownTenant)
     ));
 
     // Revoking one frees a slot, marks the agent, and is idempotent.
@@ -165,23 +166,16 @@ async fn registry(store: &dyn Store) {
     assert_eq!(store.revocations(&t.id).await.unwrap(), [rev]);
 }
 
-#[tokio::test]
-async fn registry_memory() {
-    registry(&MemoryStore::new()).await;
-}
-
-#[tokio::test]
-async fn registry_sqlite() {
-    registry(&SqliteFixture::new().store).await;
-}
-
-/// Concurrent registrations never exceed the limit.
-async fn limit_race(store: Arc<dyn Store>) {
+/// Concurrent registrations never exceed the limit: 24 racing inserts against a limit of 5.
+/// `stores` are handles on one state (for a database: separate connections or pools, as
+/// several nodes would hold); the inserts are spread over them.
+pub async fn limit_race(stores: Vec<Arc<dyn Store>>) {
+    let store = handle(&stores, 0);
     let t = tenant(store.as_ref(), "busy.example", T0).await;
     store.set_agent_limit(&t.id, 5).await.unwrap();
     let tasks: Vec<_> = (0..24u8)
         .map(|n| {
-            let store = Arc::clone(&store);
+            let store = handle(&stores, usize::from(n));
             tokio::spawn(async move { store.insert_agent(&agent(t.id, n, T0)).await })
         })
         .collect();
@@ -189,23 +183,12 @@ async fn limit_race(store: Arc<dyn Store>) {
     for task in tasks {
         match task.await.unwrap() {
             Ok(()) => ok += 1,
-            Err(ServiceError::AgentLimitReached { limit: 5 }) => {}
+            Err(StoreError::AgentLimitReached { limit: 5 }) => {}
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
     assert_eq!(ok, 5);
     assert_eq!(store.agent_count(&t.id).await.unwrap(), 5);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn limit_race_memory() {
-    limit_race(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn limit_race_sqlite() {
-    let f = SqliteFixture::new();
-    limit_race(Arc::new(f.store.clone())).await;
 }
 
 /// What a listener's periodic sweep does: apply the policy to every agent at `now`.
@@ -227,7 +210,9 @@ async fn sweep(
     }
 }
 
-async fn status_over_time(store: &dyn Store) {
+/// The status policy applied over stored agents as time passes: active, inactive, back,
+/// purged; revoked agents stay revoked.
+pub async fn status_over_time(store: &dyn Store) {
     let policy = StatusPolicy::default();
     let t = tenant(store, "clock.example", T0).await;
     let a = agent(t.id, 1, T0);
@@ -300,14 +285,4 @@ async fn status_over_time(store: &dyn Store) {
     assert_eq!(status(a.id).await, None);
     assert_eq!(status(b.id).await, Some(AgentStatus::Active));
     assert_eq!(store.agent_count(&t.id).await.unwrap(), 1);
-}
-
-#[tokio::test]
-async fn status_over_time_memory() {
-    status_over_time(&MemoryStore::new()).await;
-}
-
-#[tokio::test]
-async fn status_over_time_sqlite() {
-    status_over_time(&SqliteFixture::new().store).await;
 }

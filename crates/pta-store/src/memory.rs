@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use crate::{
     AgentId, AgentRecord, AgentSeen, AgentStatus, AuditEvent, AuditQuery, Authority, Revocation,
-    ServiceError, Store, Tenant, TenantId, TokenError, TokenHash, TokenRecord,
+    Store, StoreError, Tenant, TenantId, TokenError, TokenHash, TokenRecord,
 };
 
 /// State in this process, gone when it ends: for tests and the embedded demo.
@@ -51,12 +51,12 @@ impl MemoryStore {
 }
 
 impl Inner {
-    fn tenant_mut(&mut self, id: &TenantId) -> Result<&mut TenantEntry, ServiceError> {
-        self.tenants.get_mut(id).ok_or(ServiceError::UnknownTenant)
+    fn tenant_mut(&mut self, id: &TenantId) -> Result<&mut TenantEntry, StoreError> {
+        self.tenants.get_mut(id).ok_or(StoreError::UnknownTenant)
     }
 
-    fn agent_mut(&mut self, id: &AgentId) -> Result<&mut AgentRecord, ServiceError> {
-        self.agents.get_mut(id).ok_or(ServiceError::UnknownAgent)
+    fn agent_mut(&mut self, id: &AgentId) -> Result<&mut AgentRecord, StoreError> {
+        self.agents.get_mut(id).ok_or(StoreError::UnknownAgent)
     }
 }
 
@@ -66,12 +66,12 @@ impl Store for MemoryStore {
         &self,
         tenant: &Tenant,
         authority: &Authority,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<(), StoreError> {
         let mut s = self.lock();
         if s.tenants.contains_key(&tenant.id)
             || s.tenants.values().any(|t| t.tenant.name == tenant.name)
         {
-            return Err(ServiceError::TenantExists);
+            return Err(StoreError::TenantExists);
         }
         s.tenants.insert(
             tenant.id,
@@ -84,17 +84,17 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, ServiceError> {
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
         Ok(self.lock().tenants.get(id).map(|t| t.tenant.clone()))
     }
 
-    async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, ServiceError> {
+    async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
         let s = self.lock();
         let found = s.tenants.values().find(|t| t.tenant.name == name);
         Ok(found.map(|t| t.tenant.clone()))
     }
 
-    async fn tenants(&self) -> Result<Vec<Tenant>, ServiceError> {
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
         let mut all: Vec<Tenant> = self
             .lock()
             .tenants
@@ -105,23 +105,20 @@ impl Store for MemoryStore {
         Ok(all)
     }
 
-    async fn set_agent_limit(&self, tenant: &TenantId, limit: u32) -> Result<(), ServiceError> {
+    async fn set_agent_limit(&self, tenant: &TenantId, limit: u32) -> Result<(), StoreError> {
         self.lock().tenant_mut(tenant)?.tenant.agent_limit = limit;
         Ok(())
     }
 
-    async fn authority(&self, tenant: &TenantId) -> Result<Option<Authority>, ServiceError> {
+    async fn authority(&self, tenant: &TenantId) -> Result<Option<Authority>, StoreError> {
         Ok(self.lock().tenants.get(tenant).map(|t| t.authority.clone()))
     }
 
-    async fn service_authority(&self) -> Result<Option<Authority>, ServiceError> {
+    async fn service_authority(&self) -> Result<Option<Authority>, StoreError> {
         Ok(self.lock().service_authority.clone())
     }
 
-    async fn init_service_authority(
-        &self,
-        authority: &Authority,
-    ) -> Result<Authority, ServiceError> {
+    async fn init_service_authority(&self, authority: &Authority) -> Result<Authority, StoreError> {
         Ok(self
             .lock()
             .service_authority
@@ -129,11 +126,11 @@ impl Store for MemoryStore {
             .clone())
     }
 
-    async fn insert_agent(&self, agent: &AgentRecord) -> Result<(), ServiceError> {
+    async fn insert_agent(&self, agent: &AgentRecord) -> Result<(), StoreError> {
         let mut s = self.lock();
         let limit = s.tenant_mut(&agent.tenant)?.tenant.agent_limit;
         if s.agents.contains_key(&agent.id) {
-            return Err(ServiceError::AgentExists);
+            return Err(StoreError::AgentExists);
         }
         let count = s
             .agents
@@ -141,17 +138,17 @@ impl Store for MemoryStore {
             .filter(|a| a.tenant == agent.tenant && a.status.counts_toward_limit())
             .count();
         if count >= usize::try_from(limit).unwrap_or(usize::MAX) {
-            return Err(ServiceError::AgentLimitReached { limit });
+            return Err(StoreError::AgentLimitReached { limit });
         }
         s.agents.insert(agent.id, agent.clone());
         Ok(())
     }
 
-    async fn agent(&self, id: &AgentId) -> Result<Option<AgentRecord>, ServiceError> {
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentRecord>, StoreError> {
         Ok(self.lock().agents.get(id).cloned())
     }
 
-    async fn agents(&self, tenant: &TenantId) -> Result<Vec<AgentRecord>, ServiceError> {
+    async fn agents(&self, tenant: &TenantId) -> Result<Vec<AgentRecord>, StoreError> {
         let mut list: Vec<AgentRecord> = self
             .lock()
             .agents
@@ -163,19 +160,19 @@ impl Store for MemoryStore {
         Ok(list)
     }
 
-    async fn agent_count(&self, tenant: &TenantId) -> Result<u32, ServiceError> {
+    async fn agent_count(&self, tenant: &TenantId) -> Result<u32, StoreError> {
         let s = self.lock();
         let n = s
             .agents
             .values()
             .filter(|a| a.tenant == *tenant && a.status.counts_toward_limit())
             .count();
-        u32::try_from(n).map_err(|_| ServiceError::OutOfRange {
+        u32::try_from(n).map_err(|_| StoreError::OutOfRange {
             field: "agent count",
         })
     }
 
-    async fn record_seen(&self, id: &AgentId, seen: &AgentSeen) -> Result<(), ServiceError> {
+    async fn record_seen(&self, id: &AgentId, seen: &AgentSeen) -> Result<(), StoreError> {
         let mut s = self.lock();
         let agent = s.agent_mut(id)?;
         agent.last_seen = seen.now;
@@ -189,7 +186,7 @@ impl Store for MemoryStore {
         id: &AgentId,
         serial: &[u8],
         public_key: &[u8],
-    ) -> Result<(), ServiceError> {
+    ) -> Result<(), StoreError> {
         let mut s = self.lock();
         let agent = s.agent_mut(id)?;
         agent.certificate_serial = serial.to_vec();
@@ -197,30 +194,26 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn set_agent_status(
-        &self,
-        id: &AgentId,
-        status: AgentStatus,
-    ) -> Result<(), ServiceError> {
+    async fn set_agent_status(&self, id: &AgentId, status: AgentStatus) -> Result<(), StoreError> {
         self.lock().agent_mut(id)?.status = status;
         Ok(())
     }
 
-    async fn delete_agent(&self, id: &AgentId) -> Result<bool, ServiceError> {
+    async fn delete_agent(&self, id: &AgentId) -> Result<bool, StoreError> {
         Ok(self.lock().agents.remove(id).is_some())
     }
 
-    async fn insert_token(&self, token: &TokenRecord) -> Result<(), ServiceError> {
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
         let mut s = self.lock();
         s.tenant_mut(&token.tenant)?;
         if s.tokens.iter().any(|t| t.hash == token.hash) {
-            return Err(ServiceError::TokenExists);
+            return Err(StoreError::TokenExists);
         }
         s.tokens.push(token.clone());
         Ok(())
     }
 
-    async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, ServiceError> {
+    async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
         let s = self.lock();
         // `TokenHash` equality is constant-time; every stored hash is compared.
         let mut found = None;
@@ -232,7 +225,7 @@ impl Store for MemoryStore {
         Ok(found)
     }
 
-    async fn consume_token(&self, hash: &TokenHash, now: u64) -> Result<TokenRecord, ServiceError> {
+    async fn consume_token(&self, hash: &TokenHash, now: u64) -> Result<TokenRecord, StoreError> {
         let mut s = self.lock();
         // `TokenHash` equality is constant-time; every stored hash is compared.
         let mut found = None;
@@ -250,7 +243,7 @@ impl Store for MemoryStore {
         Ok(before)
     }
 
-    async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, ServiceError> {
+    async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError> {
         let s = self.lock();
         let mut list: Vec<TokenRecord> = s
             .tokens
@@ -264,14 +257,14 @@ impl Store for MemoryStore {
         Ok(list)
     }
 
-    async fn prune_tokens(&self, before: u64) -> Result<u64, ServiceError> {
+    async fn prune_tokens(&self, before: u64) -> Result<u64, StoreError> {
         let mut s = self.lock();
         let n = s.tokens.len();
         s.tokens.retain(|t| t.expires_at >= before);
         Ok(u64::try_from(n - s.tokens.len()).unwrap_or(u64::MAX))
     }
 
-    async fn add_revocation(&self, revocation: &Revocation) -> Result<bool, ServiceError> {
+    async fn add_revocation(&self, revocation: &Revocation) -> Result<bool, StoreError> {
         let mut s = self.lock();
         s.tenant_mut(&revocation.tenant)?;
         if s.revocations
@@ -289,14 +282,14 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
-    async fn is_revoked(&self, tenant: &TenantId, serial: &[u8]) -> Result<bool, ServiceError> {
+    async fn is_revoked(&self, tenant: &TenantId, serial: &[u8]) -> Result<bool, StoreError> {
         let s = self.lock();
         Ok(s.revocations
             .iter()
             .any(|r| r.tenant == *tenant && r.serial == serial))
     }
 
-    async fn revocations(&self, tenant: &TenantId) -> Result<Vec<Revocation>, ServiceError> {
+    async fn revocations(&self, tenant: &TenantId) -> Result<Vec<Revocation>, StoreError> {
         let s = self.lock();
         let mut list: Vec<Revocation> = s
             .revocations
@@ -309,19 +302,19 @@ impl Store for MemoryStore {
         Ok(list)
     }
 
-    async fn next_crl_number(&self, tenant: &TenantId) -> Result<u64, ServiceError> {
+    async fn next_crl_number(&self, tenant: &TenantId) -> Result<u64, StoreError> {
         let mut s = self.lock();
         let entry = s.tenant_mut(tenant)?;
         entry.crl_number = entry
             .crl_number
             .checked_add(1)
-            .ok_or(ServiceError::OutOfRange {
+            .ok_or(StoreError::OutOfRange {
                 field: "crl number",
             })?;
         Ok(entry.crl_number)
     }
 
-    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), ServiceError> {
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         let mut s = self.lock();
         for ev in events {
             s.audit_seq += 1;
@@ -331,7 +324,7 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, ServiceError> {
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
         if query.from >= query.until {
             return Ok(Vec::new());
         }
@@ -345,7 +338,7 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn prune_audit(&self, horizon: u64, max_rows: u64) -> Result<u64, ServiceError> {
+    async fn prune_audit(&self, horizon: u64, max_rows: u64) -> Result<u64, StoreError> {
         let mut s = self.lock();
         let before = s.audit.len();
         s.audit = s.audit.split_off(&(horizon, 0));

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::{ServiceError, TenantId, TokenError, hex};
+use crate::{StoreError, TenantId, TokenError, hex};
 
 /// How long a registration token stays usable unless the admin asks otherwise: one hour, in
 /// milliseconds.
@@ -33,10 +33,10 @@ impl RegistrationToken {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::Random`] if the generator fails.
-    pub fn generate() -> Result<Self, ServiceError> {
+    /// [`StoreError::Random`] if the generator fails.
+    pub fn generate() -> Result<Self, StoreError> {
         let mut bytes = Zeroizing::new([0u8; TOKEN_LEN]);
-        getrandom::fill(bytes.as_mut_slice()).map_err(ServiceError::Random)?;
+        getrandom::fill(bytes.as_mut_slice()).map_err(StoreError::Random)?;
         Ok(Self(bytes))
     }
 
@@ -152,7 +152,7 @@ impl fmt::Debug for CaFingerprint {
 /// either case, and refuses anything else, including a non-canonical base64 ending.
 ///
 /// ```
-/// use pta_service::{CaFingerprint, JoinToken, RegistrationToken};
+/// use pta_store::{CaFingerprint, JoinToken, RegistrationToken};
 ///
 /// let join = JoinToken::new(
 ///     RegistrationToken::from_bytes([7; 32]),
@@ -236,7 +236,6 @@ impl JoinToken {
 
 /// A registration token as the store keeps it: hashed, with its tenant and lifetime.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct TokenRecord {
     /// SHA-256 of the token; unique.
     pub hash: TokenHash,
@@ -287,7 +286,7 @@ mod tests {
     use super::{
         CaFingerprint, DEFAULT_TOKEN_LIFETIME_MS, JoinToken, RegistrationToken, TokenRecord,
     };
-    use crate::{ServiceError, TenantId, TokenError};
+    use crate::{StoreError, TenantId, TokenError};
 
     fn join(token: [u8; 32], fp: [u8; 32]) -> JoinToken {
         JoinToken::new(
@@ -366,7 +365,7 @@ mod tests {
     }
 
     #[test]
-    fn generated_tokens_differ() -> Result<(), ServiceError> {
+    fn generated_tokens_differ() -> Result<(), StoreError> {
         let a = RegistrationToken::generate()?;
         let b = RegistrationToken::generate()?;
         assert_ne!(a.expose(), b.expose());

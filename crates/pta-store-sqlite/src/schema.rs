@@ -2,8 +2,8 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::ServiceError;
 use crate::sqlite::backend;
+use pta_store::StoreError;
 
 /// Migration `n` (0-based) takes a database from `user_version` `n` to `n + 1`. Append only:
 /// never edit a migration that has shipped.
@@ -80,16 +80,16 @@ const MIGRATIONS: &[&str] = &[
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The file's schema version.
-pub(crate) fn version(conn: &Connection) -> Result<i64, ServiceError> {
+pub(crate) fn version(conn: &Connection) -> Result<i64, StoreError> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(backend)
 }
 
 /// Refuses a file from a newer build, without changing it.
-pub(crate) fn check_not_newer(conn: &Connection) -> Result<(), ServiceError> {
+pub(crate) fn check_not_newer(conn: &Connection) -> Result<(), StoreError> {
     let found = version(conn)?;
     if found > SCHEMA_VERSION {
-        return Err(ServiceError::SchemaTooNew {
+        return Err(StoreError::SchemaTooNew {
             found,
             supported: SCHEMA_VERSION,
         });
@@ -98,13 +98,13 @@ pub(crate) fn check_not_newer(conn: &Connection) -> Result<(), ServiceError> {
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`], in one transaction (a no-op when it is there).
-pub(crate) fn migrate(conn: &mut Connection) -> Result<(), ServiceError> {
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(backend)?;
     let found = version(&tx)?;
     if found > SCHEMA_VERSION {
-        return Err(ServiceError::SchemaTooNew {
+        return Err(StoreError::SchemaTooNew {
             found,
             supported: SCHEMA_VERSION,
         });
@@ -112,7 +112,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), ServiceError> {
     if found == SCHEMA_VERSION {
         return Ok(());
     }
-    let start = usize::try_from(found).map_err(|_| ServiceError::Corrupt {
+    let start = usize::try_from(found).map_err(|_| StoreError::Corrupt {
         what: "schema version",
     })?;
     for sql in MIGRATIONS.iter().skip(start) {

@@ -1,7 +1,8 @@
 //! Schema versions: fresh files, reopening, files from newer builds, failed migrations,
 //! file permissions.
 
-use pta_service::{ServiceError, SqliteStore, Store};
+use pta_store::{Store, StoreError};
+use pta_store_sqlite::SqliteStore;
 use rusqlite::Connection;
 
 use crate::support::{SqliteFixture, T0, tenant};
@@ -54,7 +55,7 @@ fn a_newer_file_is_refused_untouched() {
     }
     let before = std::fs::read(&path).unwrap();
     match SqliteStore::open(&path) {
-        Err(ServiceError::SchemaTooNew { found, supported }) => {
+        Err(StoreError::SchemaTooNew { found, supported }) => {
             assert_eq!(found, newer);
             assert_eq!(supported, SqliteStore::SCHEMA_VERSION);
         }
@@ -75,7 +76,7 @@ fn a_failed_migration_leaves_the_file_as_it_was() {
     }
     assert!(matches!(
         SqliteStore::open(&path),
-        Err(ServiceError::Backend(_))
+        Err(StoreError::Backend(_))
     ));
     assert_eq!(user_version(&path), 0);
     let tables: i64 = Connection::open(&path)
@@ -96,7 +97,7 @@ fn a_file_that_is_not_a_database_is_refused() {
     std::fs::write(&path, vec![0x42; 4096]).unwrap();
     assert!(matches!(
         SqliteStore::open(&path),
-        Err(ServiceError::Backend(_))
+        Err(StoreError::Backend(_))
     ));
 }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{ServiceError, hex};
+use crate::{StoreError, hex};
 
 macro_rules! random_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -19,10 +19,10 @@ macro_rules! random_id {
             ///
             /// # Errors
             ///
-            /// [`ServiceError::Random`] if the generator fails.
-            pub fn random() -> Result<Self, ServiceError> {
+            /// [`StoreError::Random`] if the generator fails.
+            pub fn random() -> Result<Self, StoreError> {
                 let mut bytes = [0u8; 16];
-                getrandom::fill(&mut bytes).map_err(ServiceError::Random)?;
+                getrandom::fill(&mut bytes).map_err(StoreError::Random)?;
                 Ok(Self::from_bytes(bytes))
             }
 
@@ -52,14 +52,14 @@ macro_rules! random_id {
         }
 
         impl FromStr for $name {
-            type Err = ServiceError;
+            type Err = StoreError;
 
             /// Parses the canonical form (lowercase, hyphenated, version 4).
-            fn from_str(s: &str) -> Result<Self, ServiceError> {
-                let bytes = parse_uuid(s).ok_or(ServiceError::MalformedId)?;
+            fn from_str(s: &str) -> Result<Self, StoreError> {
+                let bytes = parse_uuid(s).ok_or(StoreError::MalformedId)?;
                 let id = Self(bytes);
                 if Self::from_bytes(bytes) != id {
-                    return Err(ServiceError::MalformedId);
+                    return Err(StoreError::MalformedId);
                 }
                 Ok(id)
             }
@@ -113,7 +113,7 @@ fn parse_uuid(s: &str) -> Option<[u8; 16]> {
 #[cfg(test)]
 mod tests {
     use super::{AgentId, TenantId};
-    use crate::ServiceError;
+    use crate::StoreError;
 
     #[test]
     fn text_round_trip() {
@@ -128,7 +128,7 @@ mod tests {
     }
 
     #[test]
-    fn random_ids_differ_and_parse() -> Result<(), ServiceError> {
+    fn random_ids_differ_and_parse() -> Result<(), StoreError> {
         let a = TenantId::random()?;
         let b = TenantId::random()?;
         assert_ne!(a, b);
@@ -147,7 +147,7 @@ mod tests {
             "abababab-abab-4bab-abab-ababababab-g",
         ] {
             assert!(
-                matches!(bad.parse::<TenantId>(), Err(ServiceError::MalformedId)),
+                matches!(bad.parse::<TenantId>(), Err(StoreError::MalformedId)),
                 "{bad}"
             );
         }

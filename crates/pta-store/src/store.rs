@@ -1,15 +1,15 @@
-//! The seam for the service's state: one node's SQLite file today, a shared database later.
+//! The seam for the service's state: one node's SQLite file, or a database shared by nodes.
 
 use async_trait::async_trait;
 
 use crate::{
     AgentId, AgentRecord, AgentSeen, AgentStatus, AuditEvent, AuditQuery, Authority, Revocation,
-    ServiceError, Tenant, TenantId, TokenHash, TokenRecord,
+    StoreError, Tenant, TenantId, TokenHash, TokenRecord,
 };
 
 /// Where the service keeps tenants, their authorities, agents, registration tokens,
-/// revocations and audit events: [`SqliteStore`] (one file, the default), [`MemoryStore`]
-/// (tests, demos), or a shared database for several nodes.
+/// revocations and audit events: `pta_store_sqlite::SqliteStore` (one file, the default),
+/// [`MemoryStore`] (tests, demos), or a shared database for several nodes.
 ///
 /// Hold it as `Arc<dyn Store>`. Every call is one transaction: it happens entirely or not at
 /// all.
@@ -34,13 +34,12 @@ use crate::{
 ///   one);
 /// - keep the CA key confidential: a file readable by its owner only, a database account
 ///   only the service uses;
-/// - report a backend failure as [`ServiceError::Backend`], never as "not found" or as a
+/// - report a backend failure as [`StoreError::Backend`], never as "not found" or as a
 ///   refusal.
 ///
 /// Unique keys: tenant id, tenant name, agent id, token hash, and (tenant, serial) for
 /// revocations.
 ///
-/// [`SqliteStore`]: crate::SqliteStore
 /// [`MemoryStore`]: crate::MemoryStore
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -50,48 +49,42 @@ pub trait Store: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::TenantExists`] if the id or the name is taken.
-    async fn create_tenant(
-        &self,
-        tenant: &Tenant,
-        authority: &Authority,
-    ) -> Result<(), ServiceError>;
+    /// [`StoreError::TenantExists`] if the id or the name is taken.
+    async fn create_tenant(&self, tenant: &Tenant, authority: &Authority)
+    -> Result<(), StoreError>;
 
     /// The tenant with this id.
-    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, ServiceError>;
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
 
     /// The tenant with this name.
-    async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, ServiceError>;
+    async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError>;
 
     /// Every tenant, ordered by name.
-    async fn tenants(&self) -> Result<Vec<Tenant>, ServiceError>;
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError>;
 
     /// Changes a tenant's agent limit (agents over a lowered limit stay; new ones are
     /// refused until the count is below it).
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownTenant`].
-    async fn set_agent_limit(&self, tenant: &TenantId, limit: u32) -> Result<(), ServiceError>;
+    /// [`StoreError::UnknownTenant`].
+    async fn set_agent_limit(&self, tenant: &TenantId, limit: u32) -> Result<(), StoreError>;
 
     /// The tenant's issuing authority.
-    async fn authority(&self, tenant: &TenantId) -> Result<Option<Authority>, ServiceError>;
+    async fn authority(&self, tenant: &TenantId) -> Result<Option<Authority>, StoreError>;
 
     // ----- the service authority -----
 
     /// The deployment's service CA (one per store), if it was created: the CA that issues the
     /// service's TLS server certificates and whose SHA-256 join tokens pin. The same
     /// confidentiality contract as a tenant's CA key applies to its key.
-    async fn service_authority(&self) -> Result<Option<Authority>, ServiceError>;
+    async fn service_authority(&self) -> Result<Option<Authority>, StoreError>;
 
     /// Stores `authority` as the service CA unless one is already stored, atomically, and
     /// returns the one stored afterwards: `authority` if this call created it, the earlier one
     /// otherwise. Of concurrent callers (on any number of processes sharing the store), exactly
     /// one wins and all get the winner.
-    async fn init_service_authority(
-        &self,
-        authority: &Authority,
-    ) -> Result<Authority, ServiceError>;
+    async fn init_service_authority(&self, authority: &Authority) -> Result<Authority, StoreError>;
 
     // ----- agents -----
 
@@ -100,48 +93,47 @@ pub trait Store: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownTenant`], [`ServiceError::AgentExists`],
-    /// [`ServiceError::AgentLimitReached`].
-    async fn insert_agent(&self, agent: &AgentRecord) -> Result<(), ServiceError>;
+    /// [`StoreError::UnknownTenant`], [`StoreError::AgentExists`],
+    /// [`StoreError::AgentLimitReached`].
+    async fn insert_agent(&self, agent: &AgentRecord) -> Result<(), StoreError>;
 
     /// The agent with this id.
-    async fn agent(&self, id: &AgentId) -> Result<Option<AgentRecord>, ServiceError>;
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentRecord>, StoreError>;
 
     /// A tenant's agents, ordered by first seen.
-    async fn agents(&self, tenant: &TenantId) -> Result<Vec<AgentRecord>, ServiceError>;
+    async fn agents(&self, tenant: &TenantId) -> Result<Vec<AgentRecord>, StoreError>;
 
     /// How many of a tenant's agents count toward its limit (all but revoked ones).
-    async fn agent_count(&self, tenant: &TenantId) -> Result<u32, ServiceError>;
+    async fn agent_count(&self, tenant: &TenantId) -> Result<u32, StoreError>;
 
     /// Records a connection or heartbeat: last seen, source address, software version.
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownAgent`].
-    async fn record_seen(&self, id: &AgentId, seen: &AgentSeen) -> Result<(), ServiceError>;
+    /// [`StoreError::UnknownAgent`].
+    async fn record_seen(&self, id: &AgentId, seen: &AgentSeen) -> Result<(), StoreError>;
 
     /// Replaces the agent's certificate serial and public key after a renewal.
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownAgent`].
+    /// [`StoreError::UnknownAgent`].
     async fn set_certificate(
         &self,
         id: &AgentId,
         serial: &[u8],
         public_key: &[u8],
-    ) -> Result<(), ServiceError>;
+    ) -> Result<(), StoreError>;
 
     /// Stores the agent's status.
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownAgent`].
-    async fn set_agent_status(&self, id: &AgentId, status: AgentStatus)
-    -> Result<(), ServiceError>;
+    /// [`StoreError::UnknownAgent`].
+    async fn set_agent_status(&self, id: &AgentId, status: AgentStatus) -> Result<(), StoreError>;
 
     /// Deletes a purged agent. Returns whether it existed. Its revocations stay.
-    async fn delete_agent(&self, id: &AgentId) -> Result<bool, ServiceError>;
+    async fn delete_agent(&self, id: &AgentId) -> Result<bool, StoreError>;
 
     // ----- registration tokens -----
 
@@ -149,13 +141,13 @@ pub trait Store: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownTenant`], [`ServiceError::TokenExists`].
-    async fn insert_token(&self, token: &TokenRecord) -> Result<(), ServiceError>;
+    /// [`StoreError::UnknownTenant`], [`StoreError::TokenExists`].
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
 
     /// The token with this hash, as stored, without changing it (used or not, expired or
     /// not). Registration reads it to learn the tenant and refuse early, before it consumes
     /// the token; only [`consume_token`](Self::consume_token) decides who gets to use it.
-    async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, ServiceError>;
+    async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
 
     /// Checks the token with this hash at `now` and marks it used, atomically. Returns the
     /// record as it was before (its tenant is the one to register with).
@@ -164,20 +156,20 @@ pub trait Store: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::Token`] with [`TokenError::Unknown`], [`TokenError::Expired`] or
+    /// [`StoreError::Token`] with [`TokenError::Unknown`], [`TokenError::Expired`] or
     /// [`TokenError::AlreadyUsed`]; nothing was changed.
     ///
     /// [`TokenError::Unknown`]: crate::TokenError::Unknown
     /// [`TokenError::Expired`]: crate::TokenError::Expired
     /// [`TokenError::AlreadyUsed`]: crate::TokenError::AlreadyUsed
-    async fn consume_token(&self, hash: &TokenHash, now: u64) -> Result<TokenRecord, ServiceError>;
+    async fn consume_token(&self, hash: &TokenHash, now: u64) -> Result<TokenRecord, StoreError>;
 
     /// A tenant's tokens (for the admin), newest first.
-    async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, ServiceError>;
+    async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError>;
 
     /// Deletes tokens that expired before `before` (used or not). Returns how many. A pruned
     /// token is afterwards [`TokenError::Unknown`](crate::TokenError::Unknown).
-    async fn prune_tokens(&self, before: u64) -> Result<u64, ServiceError>;
+    async fn prune_tokens(&self, before: u64) -> Result<u64, StoreError>;
 
     // ----- revocations -----
 
@@ -187,33 +179,33 @@ pub trait Store: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownTenant`].
-    async fn add_revocation(&self, revocation: &Revocation) -> Result<bool, ServiceError>;
+    /// [`StoreError::UnknownTenant`].
+    async fn add_revocation(&self, revocation: &Revocation) -> Result<bool, StoreError>;
 
     /// Whether a serial of this tenant is revoked.
-    async fn is_revoked(&self, tenant: &TenantId, serial: &[u8]) -> Result<bool, ServiceError>;
+    async fn is_revoked(&self, tenant: &TenantId, serial: &[u8]) -> Result<bool, StoreError>;
 
     /// A tenant's revocations, oldest first.
-    async fn revocations(&self, tenant: &TenantId) -> Result<Vec<Revocation>, ServiceError>;
+    async fn revocations(&self, tenant: &TenantId) -> Result<Vec<Revocation>, StoreError>;
 
     /// The next CRL number for the tenant's CRL: 1 the first time, then one more on every
     /// call, across restarts.
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownTenant`].
-    async fn next_crl_number(&self, tenant: &TenantId) -> Result<u64, ServiceError>;
+    /// [`StoreError::UnknownTenant`].
+    async fn next_crl_number(&self, tenant: &TenantId) -> Result<u64, StoreError>;
 
     // ----- audit -----
 
     /// Appends events, in order, in one transaction.
-    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), ServiceError>;
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
 
     /// A tenant's events in a time range, oldest first (events at the same millisecond in the
     /// order they were appended).
-    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, ServiceError>;
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
 
     /// Deletes events older than `horizon`, then the oldest ones beyond `max_rows` in all.
     /// Returns how many were deleted. See [`AuditRetention`](crate::AuditRetention).
-    async fn prune_audit(&self, horizon: u64, max_rows: u64) -> Result<u64, ServiceError>;
+    async fn prune_audit(&self, horizon: u64, max_rows: u64) -> Result<u64, StoreError>;
 }

@@ -1,6 +1,6 @@
 //! The per-tenant agent limit, checked before a registration spends a token.
 
-use crate::{ServiceError, Store, TenantId};
+use crate::{Store, StoreError, TenantId};
 
 /// Checks that `tenant` may register one more agent; returns how many it has (counting toward
 /// the limit).
@@ -11,16 +11,16 @@ use crate::{ServiceError, Store, TenantId};
 ///
 /// # Errors
 ///
-/// [`ServiceError::AgentLimitReached`], [`ServiceError::UnknownTenant`], or the store's error.
-pub async fn check_agent_limit(store: &dyn Store, tenant: &TenantId) -> Result<u32, ServiceError> {
+/// [`StoreError::AgentLimitReached`], [`StoreError::UnknownTenant`], or the store's error.
+pub async fn check_agent_limit(store: &dyn Store, tenant: &TenantId) -> Result<u32, StoreError> {
     let limit = store
         .tenant(tenant)
         .await?
-        .ok_or(ServiceError::UnknownTenant)?
+        .ok_or(StoreError::UnknownTenant)?
         .agent_limit;
     let count = store.agent_count(tenant).await?;
     if count >= limit {
-        return Err(ServiceError::AgentLimitReached { limit });
+        return Err(StoreError::AgentLimitReached { limit });
     }
     Ok(count)
 }

@@ -11,7 +11,6 @@ pub const DEFAULT_AGENT_LIMIT: u32 = 40;
 
 /// A customer of the service.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Tenant {
     /// The tenant's id; certificates name it.
     pub id: TenantId,
@@ -39,9 +38,9 @@ impl Tenant {
 /// certificates. Created with the tenant.
 ///
 /// This crate stores the material as opaque bytes and does not interpret it; `pta-cert` makes
-/// and reads it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
+/// and reads it. Not comparable with `==` (it holds a secret); compare
+/// [`certificate`](Self::certificate)s, or the keys through [`CaKey::expose`] in tests.
+#[derive(Clone, Debug)]
 pub struct Authority {
     /// The CA certificate (DER or PEM, as the caller chose).
     pub certificate: Vec<u8>,
@@ -57,8 +56,9 @@ impl Authority {
 }
 
 /// A CA private key (PKCS#8 PEM bytes): zeroized when dropped, printed as `[redacted]`, never
-/// displayed.
-#[derive(Clone, PartialEq, Eq)]
+/// displayed, and not comparable with `==` (a comparison that is not constant-time could leak
+/// it).
+#[derive(Clone)]
 pub struct CaKey(Zeroizing<Vec<u8>>);
 
 impl CaKey {

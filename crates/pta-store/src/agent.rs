@@ -2,11 +2,10 @@
 
 use std::net::IpAddr;
 
-use crate::{AgentId, ServiceError, TenantId};
+use crate::{AgentId, StoreError, TenantId};
 
 /// An agent as the registry knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct AgentRecord {
     /// The agent's id, named in its certificate; unique across tenants.
     pub id: AgentId,
@@ -53,7 +52,6 @@ impl AgentRecord {
 
 /// What an agent reported when it connected or sent a heartbeat.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct AgentSeen {
     /// When, Unix milliseconds.
     pub now: u64,
@@ -118,13 +116,13 @@ impl AgentStatus {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::Corrupt`] for an unknown code.
-    pub fn from_code(code: &str) -> Result<Self, ServiceError> {
+    /// [`StoreError::Corrupt`] for an unknown code.
+    pub fn from_code(code: &str) -> Result<Self, StoreError> {
         match code {
             "active" => Ok(Self::Active),
             "inactive" => Ok(Self::Inactive),
             "revoked" => Ok(Self::Revoked),
-            _ => Err(ServiceError::Corrupt {
+            _ => Err(StoreError::Corrupt {
                 what: "agent status",
             }),
         }

@@ -1,6 +1,6 @@
 //! The time-driven status policy: active, inactive, purge.
 
-use crate::{AgentStatus, ServiceError};
+use crate::{AgentStatus, StoreError};
 
 /// Ten minutes, in milliseconds.
 const TEN_MINUTES_MS: u64 = 10 * 60 * 1_000;
@@ -54,16 +54,16 @@ impl StatusPolicy {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::InvalidConfig`] if a period is zero or purging comes before
+    /// [`StoreError::InvalidConfig`] if a period is zero or purging comes before
     /// inactivity.
-    pub fn validate(&self) -> Result<(), ServiceError> {
+    pub fn validate(&self) -> Result<(), StoreError> {
         if self.inactive_after_ms == 0 {
-            return Err(ServiceError::InvalidConfig {
+            return Err(StoreError::InvalidConfig {
                 field: "inactive_after_ms",
             });
         }
         if self.purge_after_ms <= self.inactive_after_ms {
-            return Err(ServiceError::InvalidConfig {
+            return Err(StoreError::InvalidConfig {
                 field: "purge_after_ms",
             });
         }

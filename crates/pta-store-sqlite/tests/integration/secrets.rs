@@ -1,7 +1,7 @@
 //! No token and no password reaches the database file.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use pta_service::{
+use pta_store::{
     AgentSeen, AuditEvent, AuditKind, AuditOutcome, AuditVerdict, CaFingerprint,
     DEFAULT_TOKEN_LIFETIME_MS, JoinToken, RegistrationToken, Store, TokenRecord,
 };

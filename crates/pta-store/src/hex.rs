@@ -10,7 +10,7 @@ pub(crate) fn encode_into(bytes: &[u8], out: &mut String) {
 }
 
 /// The lowercase hex form of `bytes`.
-pub(crate) fn encode(bytes: &[u8]) -> String {
+pub fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     encode_into(bytes, &mut out);
     out

@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, Row, TransactionBehavior, params};
 
 use crate::schema;
-use crate::{
+use pta_store::{
     AgentId, AgentRecord, AgentSeen, AgentStatus, AuditEvent, AuditKind, AuditOutcome, AuditQuery,
-    Authority, CaKey, Revocation, RevocationReason, ServiceError, Store, Tenant, TenantId,
+    Authority, CaKey, Revocation, RevocationReason, Store, StoreError, Tenant, TenantId,
     TokenError, TokenHash, TokenRecord,
 };
 
@@ -24,7 +24,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// on WAL, foreign keys, `synchronous = FULL` (a consumed token or a revocation survives a
 /// power cut) and `secure_delete` (deleted rows are overwritten), and brings the schema to
 /// [`SCHEMA_VERSION`](Self::SCHEMA_VERSION). A file from a newer build is refused untouched
-/// ([`ServiceError::SchemaTooNew`]).
+/// ([`StoreError::SchemaTooNew`]).
 ///
 /// Every [`Store`] call runs on tokio's blocking pool (`spawn_blocking`) over one connection
 /// behind a mutex, so it never blocks the async runtime; the calls must therefore be made
@@ -89,10 +89,10 @@ impl SqliteStore {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::SchemaTooNew`] for a file written by a newer build;
-    /// [`ServiceError::Backend`] if the file cannot be created or opened, is not an SQLite
+    /// [`StoreError::SchemaTooNew`] for a file written by a newer build;
+    /// [`StoreError::Backend`] if the file cannot be created or opened, is not an SQLite
     /// database, or a migration fails (the file is then as it was).
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, ServiceError> {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         create_private(&path)?;
         let mut conn = Connection::open(&path).map_err(backend)?;
@@ -102,7 +102,7 @@ impl SqliteStore {
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
             .map_err(backend)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(ServiceError::Backend(
+            return Err(StoreError::Backend(
                 format!("could not switch the database to WAL (journal mode {mode})").into(),
             ));
         }
@@ -126,10 +126,10 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the connection on tokio's blocking pool.
-    async fn call<T, F>(&self, f: F) -> Result<T, ServiceError>
+    async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, ServiceError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
@@ -139,13 +139,13 @@ impl SqliteStore {
             f(&mut guard)
         })
         .await
-        .map_err(|e| ServiceError::Backend(Box::new(e)))?
+        .map_err(|e| StoreError::Backend(Box::new(e)))?
     }
 }
 
 /// Creates the file readable and writable by its owner only, if it does not exist. SQLite
 /// gives its `-wal` and `-shm` files the same mode.
-fn create_private(path: &Path) -> Result<(), ServiceError> {
+fn create_private(path: &Path) -> Result<(), StoreError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -153,12 +153,12 @@ fn create_private(path: &Path) -> Result<(), ServiceError> {
     match options.open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(ServiceError::Backend(Box::new(e))),
+        Err(e) => Err(StoreError::Backend(Box::new(e))),
     }
 }
 
 /// The service authority from a `(ca_certificate, ca_key)` row.
-fn service_authority_from_row(row: &Row<'_>) -> Result<Authority, ServiceError> {
+fn service_authority_from_row(row: &Row<'_>) -> Result<Authority, StoreError> {
     let key = row
         .get_ref(1)
         .and_then(|v| Ok(v.as_blob()?.to_vec()))
@@ -167,8 +167,8 @@ fn service_authority_from_row(row: &Row<'_>) -> Result<Authority, ServiceError> 
 }
 
 /// Wraps a database error.
-pub(crate) fn backend(e: rusqlite::Error) -> ServiceError {
-    ServiceError::Backend(Box::new(e))
+pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(Box::new(e))
 }
 
 /// Whether `e` is a UNIQUE or PRIMARY KEY violation.
@@ -187,8 +187,8 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 }
 
 /// A time or count for storage.
-fn to_sql(value: u64, field: &'static str) -> Result<i64, ServiceError> {
-    i64::try_from(value).map_err(|_| ServiceError::OutOfRange { field })
+fn to_sql(value: u64, field: &'static str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::OutOfRange { field })
 }
 
 /// A query bound: times beyond the storable range mean "no bound".
@@ -197,22 +197,22 @@ fn bound(value: u64) -> i64 {
 }
 
 /// A stored time or count.
-fn from_sql(value: i64, what: &'static str) -> Result<u64, ServiceError> {
-    u64::try_from(value).map_err(|_| ServiceError::Corrupt { what })
+fn from_sql(value: i64, what: &'static str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt { what })
 }
 
-fn get<T: rusqlite::types::FromSql>(row: &Row<'_>, i: usize) -> Result<T, ServiceError> {
+fn get<T: rusqlite::types::FromSql>(row: &Row<'_>, i: usize) -> Result<T, StoreError> {
     row.get(i).map_err(backend)
 }
 
-fn parse_id<T: std::str::FromStr>(text: &str, what: &'static str) -> Result<T, ServiceError> {
-    text.parse().map_err(|_| ServiceError::Corrupt { what })
+fn parse_id<T: std::str::FromStr>(text: &str, what: &'static str) -> Result<T, StoreError> {
+    text.parse().map_err(|_| StoreError::Corrupt { what })
 }
 
 fn parse_opt<T: std::str::FromStr>(
     text: Option<String>,
     what: &'static str,
-) -> Result<Option<T>, ServiceError> {
+) -> Result<Option<T>, StoreError> {
     text.map(|t| parse_id(&t, what)).transpose()
 }
 
@@ -221,8 +221,8 @@ fn collect<T>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
-    decode: impl Fn(&Row<'_>) -> Result<T, ServiceError>,
-) -> Result<Vec<T>, ServiceError> {
+    decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
     let mut rows = stmt.query(params).map_err(backend)?;
     let mut out = Vec::new();
@@ -237,8 +237,8 @@ fn first<T>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
-    decode: impl Fn(&Row<'_>) -> Result<T, ServiceError>,
-) -> Result<Option<T>, ServiceError> {
+    decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
     let mut rows = stmt.query(params).map_err(backend)?;
     rows.next().map_err(backend)?.map(decode).transpose()
@@ -246,14 +246,14 @@ fn first<T>(
 
 const TENANT_COLUMNS: &str = "id, name, created_at, agent_limit";
 
-fn tenant_from_row(row: &Row<'_>) -> Result<Tenant, ServiceError> {
+fn tenant_from_row(row: &Row<'_>) -> Result<Tenant, StoreError> {
     let id: String = get(row, 0)?;
     let mut tenant = Tenant::new(
         parse_id(&id, "tenant id")?,
         get::<String>(row, 1)?,
         from_sql(get(row, 2)?, "tenant created_at")?,
     );
-    tenant.agent_limit = u32::try_from(get::<i64>(row, 3)?).map_err(|_| ServiceError::Corrupt {
+    tenant.agent_limit = u32::try_from(get::<i64>(row, 3)?).map_err(|_| StoreError::Corrupt {
         what: "agent limit",
     })?;
     Ok(tenant)
@@ -262,7 +262,7 @@ fn tenant_from_row(row: &Row<'_>) -> Result<Tenant, ServiceError> {
 const AGENT_COLUMNS: &str = "id, tenant_id, certificate_serial, public_key, software_version, \
                              first_seen, last_seen, last_source, status";
 
-fn agent_from_row(row: &Row<'_>) -> Result<AgentRecord, ServiceError> {
+fn agent_from_row(row: &Row<'_>) -> Result<AgentRecord, StoreError> {
     let id: String = get(row, 0)?;
     let tenant: String = get(row, 1)?;
     let mut agent = AgentRecord::new(
@@ -281,11 +281,11 @@ fn agent_from_row(row: &Row<'_>) -> Result<AgentRecord, ServiceError> {
 
 const TOKEN_COLUMNS: &str = "hash, tenant_id, created_at, expires_at, used_at";
 
-fn token_from_row(row: &Row<'_>) -> Result<TokenRecord, ServiceError> {
+fn token_from_row(row: &Row<'_>) -> Result<TokenRecord, StoreError> {
     let hash: Vec<u8> = get(row, 0)?;
     let hash: [u8; 32] = hash
         .try_into()
-        .map_err(|_| ServiceError::Corrupt { what: "token hash" })?;
+        .map_err(|_| StoreError::Corrupt { what: "token hash" })?;
     let tenant: String = get(row, 1)?;
     let created_at = from_sql(get(row, 2)?, "token created_at")?;
     let mut record = TokenRecord {
@@ -303,9 +303,9 @@ fn token_from_row(row: &Row<'_>) -> Result<TokenRecord, ServiceError> {
 
 const REVOCATION_COLUMNS: &str = "tenant_id, serial, agent_id, reason, revoked_at";
 
-fn revocation_from_row(row: &Row<'_>) -> Result<Revocation, ServiceError> {
+fn revocation_from_row(row: &Row<'_>) -> Result<Revocation, StoreError> {
     let tenant: String = get(row, 0)?;
-    let reason = u8::try_from(get::<i64>(row, 3)?).map_err(|_| ServiceError::Corrupt {
+    let reason = u8::try_from(get::<i64>(row, 3)?).map_err(|_| StoreError::Corrupt {
         what: "revocation reason",
     })?;
     Ok(Revocation::new(
@@ -319,7 +319,7 @@ fn revocation_from_row(row: &Row<'_>) -> Result<Revocation, ServiceError> {
 
 const AUDIT_COLUMNS: &str = "time, tenant_id, kind, login, agent_id, outcome, latency_ms, source";
 
-fn audit_from_row(row: &Row<'_>) -> Result<AuditEvent, ServiceError> {
+fn audit_from_row(row: &Row<'_>) -> Result<AuditEvent, StoreError> {
     let kind = AuditKind::from_code(&get::<String>(row, 2)?)?;
     let outcome = AuditOutcome::from_code(&get::<String>(row, 5)?)?;
     let mut ev = AuditEvent::new(from_sql(get(row, 0)?, "audit time")?, kind, outcome);
@@ -334,7 +334,7 @@ fn audit_from_row(row: &Row<'_>) -> Result<AuditEvent, ServiceError> {
 }
 
 /// Whether the tenant exists (inside a transaction).
-fn tenant_exists(conn: &Connection, tenant: &str) -> Result<bool, ServiceError> {
+fn tenant_exists(conn: &Connection, tenant: &str) -> Result<bool, StoreError> {
     first(
         conn,
         "SELECT 1 FROM tenants WHERE id = ?1",
@@ -349,13 +349,13 @@ fn update_agent(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
-) -> Result<(), ServiceError> {
+) -> Result<(), StoreError> {
     let changed = conn
         .prepare_cached(sql)
         .and_then(|mut stmt| stmt.execute(params))
         .map_err(backend)?;
     if changed == 0 {
-        return Err(ServiceError::UnknownAgent);
+        return Err(StoreError::UnknownAgent);
     }
     Ok(())
 }
@@ -366,7 +366,7 @@ impl Store for SqliteStore {
         &self,
         tenant: &Tenant,
         authority: &Authority,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<(), StoreError> {
         let (tenant, authority) = (tenant.clone(), authority.clone());
         self.call(move |conn| {
             let created_at = to_sql(tenant.created_at, "created_at")?;
@@ -384,14 +384,14 @@ impl Store for SqliteStore {
             );
             match result {
                 Ok(_) => Ok(()),
-                Err(e) if is_unique_violation(&e) => Err(ServiceError::TenantExists),
+                Err(e) if is_unique_violation(&e) => Err(StoreError::TenantExists),
                 Err(e) => Err(backend(e)),
             }
         })
         .await
     }
 
-    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, ServiceError> {
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
         let id = id.to_string();
         self.call(move |conn| {
             let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?1");
@@ -400,7 +400,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, ServiceError> {
+    async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
         let name = name.to_owned();
         self.call(move |conn| {
             let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE name = ?1");
@@ -409,7 +409,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn tenants(&self) -> Result<Vec<Tenant>, ServiceError> {
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
         self.call(move |conn| {
             let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY name");
             collect(conn, &sql, [], tenant_from_row)
@@ -417,7 +417,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn set_agent_limit(&self, tenant: &TenantId, limit: u32) -> Result<(), ServiceError> {
+    async fn set_agent_limit(&self, tenant: &TenantId, limit: u32) -> Result<(), StoreError> {
         let tenant = tenant.to_string();
         self.call(move |conn| {
             let changed = conn
@@ -427,14 +427,14 @@ impl Store for SqliteStore {
                 )
                 .map_err(backend)?;
             if changed == 0 {
-                return Err(ServiceError::UnknownTenant);
+                return Err(StoreError::UnknownTenant);
             }
             Ok(())
         })
         .await
     }
 
-    async fn authority(&self, tenant: &TenantId) -> Result<Option<Authority>, ServiceError> {
+    async fn authority(&self, tenant: &TenantId) -> Result<Option<Authority>, StoreError> {
         let tenant = tenant.to_string();
         self.call(move |conn| {
             first(
@@ -453,7 +453,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn service_authority(&self) -> Result<Option<Authority>, ServiceError> {
+    async fn service_authority(&self) -> Result<Option<Authority>, StoreError> {
         self.call(move |conn| {
             first(
                 conn,
@@ -465,10 +465,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn init_service_authority(
-        &self,
-        authority: &Authority,
-    ) -> Result<Authority, ServiceError> {
+    async fn init_service_authority(&self, authority: &Authority) -> Result<Authority, StoreError> {
         let authority = authority.clone();
         self.call(move |conn| {
             let tx = conn
@@ -486,7 +483,7 @@ impl Store for SqliteStore {
                 [],
                 service_authority_from_row,
             )?
-            .ok_or(ServiceError::Corrupt {
+            .ok_or(StoreError::Corrupt {
                 what: "service authority",
             })?;
             tx.commit().map_err(backend)?;
@@ -495,7 +492,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn insert_agent(&self, agent: &AgentRecord) -> Result<(), ServiceError> {
+    async fn insert_agent(&self, agent: &AgentRecord) -> Result<(), StoreError> {
         let agent = agent.clone();
         self.call(move |conn| {
             let tx = conn
@@ -509,9 +506,9 @@ impl Store for SqliteStore {
                 [&tenant],
                 |row| get(row, 0),
             )?
-            .ok_or(ServiceError::UnknownTenant)?;
+            .ok_or(StoreError::UnknownTenant)?;
             if first(&tx, "SELECT 1 FROM agents WHERE id = ?1", [&id], |_| Ok(()))?.is_some() {
-                return Err(ServiceError::AgentExists);
+                return Err(StoreError::AgentExists);
             }
             let count: i64 = first(
                 &tx,
@@ -521,7 +518,7 @@ impl Store for SqliteStore {
             )?
             .unwrap_or(0);
             if count >= limit {
-                return Err(ServiceError::AgentLimitReached {
+                return Err(StoreError::AgentLimitReached {
                     limit: u32::try_from(limit).unwrap_or(u32::MAX),
                 });
             }
@@ -548,7 +545,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn agent(&self, id: &AgentId) -> Result<Option<AgentRecord>, ServiceError> {
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentRecord>, StoreError> {
         let id = id.to_string();
         self.call(move |conn| {
             let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1");
@@ -557,7 +554,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn agents(&self, tenant: &TenantId) -> Result<Vec<AgentRecord>, ServiceError> {
+    async fn agents(&self, tenant: &TenantId) -> Result<Vec<AgentRecord>, StoreError> {
         let tenant = tenant.to_string();
         self.call(move |conn| {
             let sql = format!(
@@ -568,7 +565,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn agent_count(&self, tenant: &TenantId) -> Result<u32, ServiceError> {
+    async fn agent_count(&self, tenant: &TenantId) -> Result<u32, StoreError> {
         let tenant = tenant.to_string();
         self.call(move |conn| {
             let n: i64 = first(
@@ -578,14 +575,14 @@ impl Store for SqliteStore {
                 |row| get(row, 0),
             )?
             .unwrap_or(0);
-            u32::try_from(n).map_err(|_| ServiceError::OutOfRange {
+            u32::try_from(n).map_err(|_| StoreError::OutOfRange {
                 field: "agent count",
             })
         })
         .await
     }
 
-    async fn record_seen(&self, id: &AgentId, seen: &AgentSeen) -> Result<(), ServiceError> {
+    async fn record_seen(&self, id: &AgentId, seen: &AgentSeen) -> Result<(), StoreError> {
         let (id, seen) = (id.to_string(), seen.clone());
         self.call(move |conn| {
             update_agent(
@@ -608,7 +605,7 @@ impl Store for SqliteStore {
         id: &AgentId,
         serial: &[u8],
         public_key: &[u8],
-    ) -> Result<(), ServiceError> {
+    ) -> Result<(), StoreError> {
         let (id, serial, public_key) = (id.to_string(), serial.to_vec(), public_key.to_vec());
         self.call(move |conn| {
             update_agent(
@@ -620,11 +617,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn set_agent_status(
-        &self,
-        id: &AgentId,
-        status: AgentStatus,
-    ) -> Result<(), ServiceError> {
+    async fn set_agent_status(&self, id: &AgentId, status: AgentStatus) -> Result<(), StoreError> {
         let id = id.to_string();
         self.call(move |conn| {
             update_agent(
@@ -636,7 +629,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delete_agent(&self, id: &AgentId) -> Result<bool, ServiceError> {
+    async fn delete_agent(&self, id: &AgentId) -> Result<bool, StoreError> {
         let id = id.to_string();
         self.call(move |conn| {
             let n = conn
@@ -647,7 +640,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn insert_token(&self, token: &TokenRecord) -> Result<(), ServiceError> {
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
         let token = token.clone();
         self.call(move |conn| {
             let tx = conn
@@ -655,7 +648,7 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
             let tenant = token.tenant.to_string();
             if !tenant_exists(&tx, &tenant)? {
-                return Err(ServiceError::UnknownTenant);
+                return Err(StoreError::UnknownTenant);
             }
             let result = tx.execute(
                 &format!(
@@ -671,14 +664,14 @@ impl Store for SqliteStore {
             );
             match result {
                 Ok(_) => tx.commit().map_err(backend),
-                Err(e) if is_unique_violation(&e) => Err(ServiceError::TokenExists),
+                Err(e) if is_unique_violation(&e) => Err(StoreError::TokenExists),
                 Err(e) => Err(backend(e)),
             }
         })
         .await
     }
 
-    async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, ServiceError> {
+    async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
         let hash = *hash;
         self.call(move |conn| {
             // As in `consume_token`: an index lookup, then a constant-time comparison.
@@ -691,7 +684,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn consume_token(&self, hash: &TokenHash, now: u64) -> Result<TokenRecord, ServiceError> {
+    async fn consume_token(&self, hash: &TokenHash, now: u64) -> Result<TokenRecord, StoreError> {
         let hash = *hash;
         self.call(move |conn| {
             let now_sql = to_sql(now, "now")?;
@@ -720,7 +713,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, ServiceError> {
+    async fn tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError> {
         let tenant = tenant.to_string();
         self.call(move |conn| {
             let sql = format!(
@@ -732,7 +725,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn prune_tokens(&self, before: u64) -> Result<u64, ServiceError> {
+    async fn prune_tokens(&self, before: u64) -> Result<u64, StoreError> {
         self.call(move |conn| {
             let n = conn
                 .execute(
@@ -745,7 +738,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn add_revocation(&self, revocation: &Revocation) -> Result<bool, ServiceError> {
+    async fn add_revocation(&self, revocation: &Revocation) -> Result<bool, StoreError> {
         let r = revocation.clone();
         self.call(move |conn| {
             let tx = conn
@@ -753,7 +746,7 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
             let tenant = r.tenant.to_string();
             if !tenant_exists(&tx, &tenant)? {
-                return Err(ServiceError::UnknownTenant);
+                return Err(StoreError::UnknownTenant);
             }
             let agent = r.agent.map(|a| a.to_string());
             let added = tx
@@ -787,7 +780,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn is_revoked(&self, tenant: &TenantId, serial: &[u8]) -> Result<bool, ServiceError> {
+    async fn is_revoked(&self, tenant: &TenantId, serial: &[u8]) -> Result<bool, StoreError> {
         let (tenant, serial) = (tenant.to_string(), serial.to_vec());
         self.call(move |conn| {
             first(
@@ -801,7 +794,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn revocations(&self, tenant: &TenantId) -> Result<Vec<Revocation>, ServiceError> {
+    async fn revocations(&self, tenant: &TenantId) -> Result<Vec<Revocation>, StoreError> {
         let tenant = tenant.to_string();
         self.call(move |conn| {
             let sql = format!(
@@ -813,7 +806,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn next_crl_number(&self, tenant: &TenantId) -> Result<u64, ServiceError> {
+    async fn next_crl_number(&self, tenant: &TenantId) -> Result<u64, StoreError> {
         let tenant = tenant.to_string();
         self.call(move |conn| {
             let n: i64 = first(
@@ -823,13 +816,13 @@ impl Store for SqliteStore {
                 [tenant],
                 |row| get(row, 0),
             )?
-            .ok_or(ServiceError::UnknownTenant)?;
+            .ok_or(StoreError::UnknownTenant)?;
             from_sql(n, "crl number")
         })
         .await
     }
 
-    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), ServiceError> {
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         let events = events.to_vec();
         self.call(move |conn| {
             let tx = conn
@@ -861,7 +854,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, ServiceError> {
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
         let q = *query;
         self.call(move |conn| {
             let sql = format!(
@@ -883,7 +876,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn prune_audit(&self, horizon: u64, max_rows: u64) -> Result<u64, ServiceError> {
+    async fn prune_audit(&self, horizon: u64, max_rows: u64) -> Result<u64, StoreError> {
         self.call(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use crate::{AgentId, ServiceError, TenantId, TokenError};
+use crate::{AgentId, StoreError, TenantId, TokenError};
 
 /// Longest login name kept in an event, in bytes; longer ones are cut at a character
 /// boundary (login names come from the sign-in request, so from anyone).
@@ -14,7 +14,6 @@ pub const MAX_AUDIT_LOGIN_LEN: usize = 256;
 
 /// One audit event.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct AuditEvent {
     /// When it happened, Unix milliseconds.
     pub time: u64,
@@ -114,11 +113,11 @@ macro_rules! coded_enum {
             ///
             /// # Errors
             ///
-            /// [`ServiceError::Corrupt`] for an unknown code.
-            pub fn from_code(code: &str) -> Result<Self, ServiceError> {
+            /// [`StoreError::Corrupt`] for an unknown code.
+            pub fn from_code(code: &str) -> Result<Self, StoreError> {
                 match code {
                     $($code => Ok(Self::$variant),)+
-                    _ => Err(ServiceError::Corrupt { what: $what }),
+                    _ => Err(StoreError::Corrupt { what: $what }),
                 }
             }
         }
@@ -250,15 +249,15 @@ impl AuditOutcome {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::Corrupt`] for an unknown code.
-    pub fn from_code(code: &str) -> Result<Self, ServiceError> {
+    /// [`StoreError::Corrupt`] for an unknown code.
+    pub fn from_code(code: &str) -> Result<Self, StoreError> {
         if code == "ok" {
             return Ok(Self::Ok);
         }
         match code.split_once(':') {
             Some(("verdict", v)) => AuditVerdict::from_code(v).map(Self::Verdict),
             Some(("error", e)) => AuditError::from_code(e).map(Self::Error),
-            _ => Err(ServiceError::Corrupt {
+            _ => Err(StoreError::Corrupt {
                 what: "audit outcome",
             }),
         }
