@@ -96,7 +96,7 @@ pub use config::{
     MemorySection, MetricsSection, ProxySection, ReconnectSection, RenewalSection,
     ResolutionSetting, RouteSection, ServiceSection, TimeoutsSection,
 };
-pub use error::{Error, Refusal, TokenError};
+pub use error::{ConfigError, ConfigReason, Error, Refusal, TokenError};
 pub use metrics::Metrics;
 pub use proxy::{ProxySettings, connect_tcp};
 pub use register::{RegisterOptions, register};

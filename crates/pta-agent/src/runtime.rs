@@ -28,12 +28,12 @@ use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::Error;
 use crate::cert::LeafFacts;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::proxy::{ProxySettings, connect_tcp, split_host_port};
 use crate::state::{AgentInfo, ConnectionStatus, StateLock, unix_now};
+use crate::{ConfigError, ConfigReason, Error};
 
 /// How many request ids the replay window holds at most (about 80 bytes each when full).
 /// With the default 10 s deadline and [`REPLAY_SLACK_MS`], an id is held 20 s: the window
@@ -334,8 +334,12 @@ impl Agent {
         endpoint: &str,
     ) -> Result<(TlsStream<tokio::net::TcpStream>, u64), Error> {
         let t = &self.shared.config.timeouts;
-        let (host, port) = split_host_port(endpoint, 443)
-            .ok_or_else(|| Error::InvalidConfig(format!("endpoint {endpoint:?}")))?;
+        let (host, port) = split_host_port(endpoint, 443).ok_or_else(|| {
+            ConfigError::new(
+                "service.endpoints",
+                ConfigReason::Endpoint(endpoint.to_owned()),
+            )
+        })?;
         let tcp = connect_tcp(&host, port, self.proxy.as_ref(), t.connect).await?;
         let generation = self.shared.generation.load(Ordering::SeqCst);
         let config = self
@@ -344,8 +348,9 @@ impl Agent {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        let name = ServerName::try_from(host.clone())
-            .map_err(|_| Error::InvalidConfig(format!("endpoint host {host:?}")))?;
+        let name = ServerName::try_from(host.clone()).map_err(|_| {
+            ConfigError::new("service.endpoints", ConfigReason::ServerName(host.clone()))
+        })?;
         let tls = tokio::time::timeout(
             t.tls_handshake,
             TlsConnector::from(config).connect(name, tcp),
