@@ -87,6 +87,21 @@ impl Config {
         })
     }
 
+    /// What the `pta-agent` binary runs with: the file at `path` (defaults without one), and
+    /// the process environment in [`Config::env`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::from_file`].
+    pub fn load(path: Option<&Path>) -> Result<Self, Error> {
+        let mut config = match path {
+            Some(p) => Self::from_file(p)?,
+            None => Self::default(),
+        };
+        config.env = std::env::vars().collect();
+        Ok(config)
+    }
+
     /// Parses configuration text.
     ///
     /// # Errors

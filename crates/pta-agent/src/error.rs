@@ -262,6 +262,11 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// SIGINT and SIGTERM could not be watched (the `pta-agent` binary, before it serves):
+    /// the agent could not drain on a signal, so it does not start. Check the process's
+    /// signal set-up and the tokio runtime.
+    #[error("cannot watch SIGINT and SIGTERM: {0}")]
+    Signals(#[source] std::io::Error),
     /// A state file exists but does not parse. Register again.
     #[error("state file {} is corrupt", .0.display())]
     StateCorrupt(PathBuf),
