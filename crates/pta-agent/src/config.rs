@@ -14,9 +14,9 @@ use pta_directory::{
 };
 use serde::Deserialize;
 
-use crate::Error;
 use crate::proxy::ProxySettings;
 use crate::secret::SecretString;
+use crate::{ConfigError, ConfigReason, Error};
 
 /// The whole configuration. Every section has defaults; `build_directory` needs a directory
 /// section. `Debug` lists only the names of the [`Config::env`] variables, never their values.
@@ -79,21 +79,36 @@ impl Config {
             detail: e.to_string(),
         })?;
         Self::from_toml(&text).map_err(|e| match e {
-            Error::InvalidConfig(detail) => Error::Config {
+            Error::ConfigSyntax(e) => Error::Config {
                 path: path.to_owned(),
-                detail,
+                detail: e.to_string(),
             },
             other => other,
         })
+    }
+
+    /// What the `pta-agent` binary runs with: the file at `path` (defaults without one), and
+    /// the process environment in [`Config::env`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::from_file`].
+    pub fn load(path: Option<&Path>) -> Result<Self, Error> {
+        let mut config = match path {
+            Some(p) => Self::from_file(p)?,
+            None => Self::default(),
+        };
+        config.env = std::env::vars().collect();
+        Ok(config)
     }
 
     /// Parses configuration text.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] with the TOML error.
+    /// [`Error::ConfigSyntax`] with the TOML error (line and column).
     pub fn from_toml(text: &str) -> Result<Self, Error> {
-        toml::from_str(text).map_err(|e| Error::InvalidConfig(e.to_string()))
+        toml::from_str(text).map_err(|e| Error::ConfigSyntax(Box::new(e)))
     }
 
     /// The proxy to use: the `[proxy]` section, else `HTTPS_PROXY` / `NO_PROXY` from
@@ -127,24 +142,21 @@ impl Config {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] for an incomplete section, [`Error::Directory`] when the
+    /// [`Error::InvalidConfig`] for a missing, doubled or empty section, [`Error::Directory`] when the
     /// backend refuses the settings, [`Error::SecretSource`] for an unreadable password.
     pub fn build_directory(&self) -> Result<Arc<dyn Directory>, Error> {
         let d = &self.directory;
         let default = match (&d.ldap, &d.memory) {
             (Some(_), Some(_)) => {
-                return Err(Error::InvalidConfig(
-                    "[directory] has both ldap and memory: choose one".into(),
-                ));
+                return Err(ConfigError::new("directory", ConfigReason::BothBackends).into());
             }
             (Some(l), None) => Some(l.build(&self.env)?),
             (None, Some(m)) => Some(m.build()?),
             (None, None) => None,
         };
         if d.route.is_empty() {
-            return default.ok_or_else(|| {
-                Error::InvalidConfig("[directory] needs an ldap or memory section".into())
-            });
+            return default
+                .ok_or_else(|| ConfigError::new("directory", ConfigReason::NoBackend).into());
         }
         let mut router = SuffixRouter::new();
         for r in &d.route {
@@ -152,10 +164,9 @@ impl Config {
                 (Some(l), None) => l.build(&self.env)?,
                 (None, Some(m)) => m.build()?,
                 _ => {
-                    return Err(Error::InvalidConfig(format!(
-                        "route for {:?} needs exactly one of ldap or memory",
-                        r.suffix
-                    )));
+                    let suffix = r.suffix.clone();
+                    let reason = ConfigReason::RouteBackend { suffix };
+                    return Err(ConfigError::new("directory.route", reason).into());
                 }
             };
             router = router.route(&r.suffix, backend);
@@ -345,7 +356,7 @@ impl LdapSection {
     /// As [`Config::build_directory`].
     pub fn build(&self, env: &HashMap<String, String>) -> Result<Arc<dyn Directory>, Error> {
         if self.urls.is_empty() {
-            return Err(Error::InvalidConfig("directory ldap: urls is empty".into()));
+            return Err(ConfigError::new("directory.ldap.urls", ConfigReason::Empty).into());
         }
         let mut c = LdapConfig::new(self.urls.iter().cloned());
         if let Some(path) = &self.ca_file {
@@ -483,9 +494,7 @@ impl LimitsSection {
             2048 => Ok(KeySize::Rsa2048),
             3072 => Ok(KeySize::Rsa3072),
             4096 => Ok(KeySize::Rsa4096),
-            n => Err(Error::InvalidConfig(format!(
-                "limits.key_bits = {n}: use 2048, 3072 or 4096"
-            ))),
+            n => Err(ConfigError::new("limits.key_bits", ConfigReason::KeyBits(n)).into()),
         }
     }
 }
@@ -627,7 +636,10 @@ mod tests {
         );
         assert_eq!(c.service.endpoints, vec!["127.0.0.1:4443".to_string()]);
         let err = Config::from_toml("[service]\nendpoint = []\n").unwrap_err();
-        assert!(err.to_string().contains("unknown field"), "{err}");
+        let Error::ConfigSyntax(toml) = &err else {
+            panic!("expected a syntax error, got {err:?}");
+        };
+        assert!(toml.span().is_some(), "{err}");
     }
 
     #[test]
@@ -730,7 +742,66 @@ mod tests {
             .build_directory()
             .err()
             .unwrap();
-        assert!(matches!(err, Error::InvalidConfig(_)), "{err}");
+        let Error::InvalidConfig(err) = err else {
+            panic!("expected a configuration error, got {err:?}");
+        };
+        assert_eq!(err.field, "directory.route");
+        assert_eq!(
+            err.reason,
+            ConfigReason::RouteBackend { suffix: "x".into() }
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting_and_the_reason() {
+        let invalid = |text: &str| match Config::from_toml(text).unwrap().build_directory() {
+            Err(Error::InvalidConfig(e)) => (e.field, e.reason),
+            other => panic!(
+                "{text}: expected a configuration error, got {:?}",
+                other.err()
+            ),
+        };
+        assert_eq!(invalid(""), ("directory", ConfigReason::NoBackend));
+        assert_eq!(
+            invalid("[directory.ldap]\nurls = [\"ldaps://dc1\"]\n[directory.memory]\n"),
+            ("directory", ConfigReason::BothBackends)
+        );
+        assert_eq!(
+            invalid("[directory.ldap]\n"),
+            ("directory.ldap.urls", ConfigReason::Empty)
+        );
+        let limits = LimitsSection {
+            key_bits: 1024,
+            ..LimitsSection::default()
+        };
+        match limits.key_size() {
+            Err(Error::InvalidConfig(e)) => {
+                assert_eq!(
+                    (e.field, e.reason),
+                    ("limits.key_bits", ConfigReason::KeyBits(1024))
+                )
+            }
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+        let mut c = Config::default();
+        c.env
+            .insert("HTTPS_PROXY".into(), "socks5://proxy:1080".into());
+        match c.proxy_settings() {
+            Err(Error::InvalidConfig(e)) => {
+                assert_eq!((e.field, e.reason), ("HTTPS_PROXY", ConfigReason::ProxyUrl))
+            }
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+        c.proxy = Some(ProxySection {
+            url: "http://proxy:port".into(),
+            ..ProxySection::default()
+        });
+        match c.proxy_settings() {
+            Err(Error::InvalidConfig(e)) => {
+                assert_eq!((e.field, e.reason), ("proxy.url", ConfigReason::ProxyUrl))
+            }
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
     }
 
     #[test]

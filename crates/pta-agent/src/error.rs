@@ -96,6 +96,60 @@ impl Refusal {
     }
 }
 
+/// A configuration value the agent cannot use: the setting, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {reason}")]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The setting as written in the configuration file (`limits.key_bits`,
+    /// `directory.ldap.urls`, ...), or the environment variable (`HTTPS_PROXY`).
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: ConfigReason,
+}
+
+impl ConfigError {
+    pub(crate) fn new(field: &'static str, reason: ConfigReason) -> Self {
+        Self { field, reason }
+    }
+}
+
+/// What is wrong with a setting ([`ConfigError::reason`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigReason {
+    /// The section has neither an `ldap` nor a `memory` backend. Add one.
+    #[error("needs an ldap or memory section")]
+    NoBackend,
+    /// The section has both an `ldap` and a `memory` backend. Keep one.
+    #[error("has both ldap and memory: choose one")]
+    BothBackends,
+    /// The `[[directory.route]]` for this suffix has no backend or both. Give it exactly one
+    /// of `ldap` or `memory`.
+    #[error("for {suffix:?} needs exactly one of ldap or memory")]
+    RouteBackend {
+        /// The route's UPN suffix.
+        suffix: String,
+    },
+    /// The list is empty. List at least one value.
+    #[error("is empty")]
+    Empty,
+    /// The RSA key size is not supported. Use 2048, 3072 or 4096.
+    #[error("= {0}: use 2048, 3072 or 4096")]
+    KeyBits(u32),
+    /// The proxy URL is not `http://[user:password@]host[:port]` (another scheme, a bad
+    /// port). Fix the URL. The password is never kept here.
+    #[error("must be http://host:port")]
+    ProxyUrl,
+    /// The endpoint is not `host:port` (`[v6]:port` for IPv6). Fix the endpoint list.
+    #[error("entry {0:?} is not host:port")]
+    Endpoint(String),
+    /// The endpoint's host is neither a DNS name nor an IP address, so TLS cannot check the
+    /// service's certificate for it. Fix the endpoint list.
+    #[error("entry host {0:?} is not a DNS name or IP address")]
+    ServerName(String),
+}
+
 /// Everything that can go wrong in the agent. Messages never contain a password, token or key.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -108,9 +162,13 @@ pub enum Error {
         /// What is wrong (a TOML error with line and column, or the missing item).
         detail: String,
     },
+    /// Configuration text is not valid TOML for [`Config`](crate::Config): bad syntax, an
+    /// unknown key, a value of the wrong type. Fix the text at the line and column named.
+    #[error("invalid configuration: {0}")]
+    ConfigSyntax(#[source] Box<toml::de::Error>),
     /// A configuration value is invalid. Fix the named setting.
     #[error("invalid configuration: {0}")]
-    InvalidConfig(String),
+    InvalidConfig(#[from] ConfigError),
     /// A secret file or environment variable named in the configuration could not be read.
     /// Create it (mode 0600) or set the variable.
     #[error("cannot read the secret from {0}")]
@@ -204,6 +262,11 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// SIGINT and SIGTERM could not be watched (the `pta-agent` binary, before it serves):
+    /// the agent could not drain on a signal, so it does not start. Check the process's
+    /// signal set-up and the tokio runtime.
+    #[error("cannot watch SIGINT and SIGTERM: {0}")]
+    Signals(#[source] std::io::Error),
     /// A state file exists but does not parse. Register again.
     #[error("state file {} is corrupt", .0.display())]
     StateCorrupt(PathBuf),

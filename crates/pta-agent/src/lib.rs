@@ -6,12 +6,14 @@
 //! directory for demos) and answers with MAC-authenticated verdicts. This crate has:
 //!
 //! - [`register`]: one-time registration over HTTPS with a [`JoinToken`] (PROTOCOL.md
-//!   section 13), pinning the service by the token's CA hash;
+//!   section 13, read from a [`TokenSource`]), pinning the service by the token's CA hash;
 //! - [`Agent::run`]: the runtime (tokio): connection loop with fail-over and jittered back-off,
 //!   the `pta_wire::AgentSession` driver, concurrent request processing, certificate renewal
 //!   over the session, drain on shutdown;
 //! - [`status`]: what the state directory and a running agent report;
-//! - [`Config`]: the TOML configuration (directory, proxy, limits, timeouts, metrics).
+//! - [`Config`]: the TOML configuration (directory, proxy, limits, timeouts, metrics), with
+//!   the process environment ([`Config::load`]); invalid values are a [`ConfigError`] naming
+//!   the setting and a [`ConfigReason`].
 //!
 //! # State directory
 //!
@@ -53,19 +55,19 @@
 //! # Example
 //!
 //! ```no_run
-//! use pta_agent::{Agent, Config, JoinToken, RegisterOptions};
+//! use pta_agent::{Agent, Config, JoinToken, RegisterOptions, TokenSource};
 //!
 //! # async fn demo() -> Result<(), pta_agent::Error> {
 //! // Once: register with the administrator's join token (never log it).
-//! let token = JoinToken::parse(&std::fs::read_to_string("/etc/pta-agent/token").unwrap_or_default())?;
-//! let options = RegisterOptions::new("https://pta.example.com", token, "/var/lib/pta-agent");
+//! let token = JoinToken::read(TokenSource::File("/etc/pta-agent/token".into()))?;
+//! let mut options = RegisterOptions::new("https://pta.example.com", token, "/var/lib/pta-agent");
+//! let config = Config::load(Some("/etc/pta-agent/pta-agent.toml".as_ref()))?;
+//! options.apply_config(&config)?; // key size, proxy, timeout
 //! let info = pta_agent::register(&options).await?;
 //! println!("registered as {} for {}", info.agent_id, info.tenant);
 //!
 //! // Then: run until the shutdown future completes (the binary uses SIGINT/SIGTERM),
 //! // draining in-flight requests on the way out.
-//! let mut config = Config::from_file("/etc/pta-agent/pta-agent.toml".as_ref())?;
-//! config.env = std::env::vars().collect();
 //! let agent = Agent::new("/var/lib/pta-agent", config)?;
 //! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
 //! # drop(stop);
@@ -96,7 +98,7 @@ pub use config::{
     MemorySection, MetricsSection, ProxySection, ReconnectSection, RenewalSection,
     ResolutionSetting, RouteSection, ServiceSection, TimeoutsSection,
 };
-pub use error::{Error, Refusal, TokenError};
+pub use error::{ConfigError, ConfigReason, Error, Refusal, TokenError};
 pub use metrics::Metrics;
 pub use proxy::{ProxySettings, connect_tcp};
 pub use register::{RegisterOptions, register};
@@ -104,4 +106,4 @@ pub use runtime::Agent;
 pub use secret::SecretString;
 pub use state::{AgentInfo, ConnectionStatus, StateLock};
 pub use status::{AgentStatus, status};
-pub use token::JoinToken;
+pub use token::{JoinToken, TokenSource};

@@ -8,8 +8,8 @@ use base64ct::{Base64, Encoding};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::Error;
 use crate::secret::SecretString;
+use crate::{ConfigError, ConfigReason, Error};
 
 /// The largest proxy response head read.
 const MAX_HEAD: usize = 8 * 1024;
@@ -34,10 +34,10 @@ impl ProxySettings {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] for another scheme or a bad port. The message never contains
-    /// the password.
+    /// [`Error::InvalidConfig`] naming `proxy.url` with [`ConfigReason::ProxyUrl`] for another
+    /// scheme or a bad port. The error never contains the password.
     pub fn parse(url: &str) -> Result<Self, Error> {
-        let bad = || Error::InvalidConfig("proxy url must be http://host:port".into());
+        let bad = || Error::from(ConfigError::new("proxy.url", ConfigReason::ProxyUrl));
         let rest = match url.split_once("://") {
             Some(("http", rest)) => rest,
             Some(_) => return Err(bad()),
@@ -66,7 +66,7 @@ impl ProxySettings {
     ///
     /// # Errors
     ///
-    /// As [`ProxySettings::parse`].
+    /// As [`ProxySettings::parse`], naming `HTTPS_PROXY`.
     pub fn from_env(env: &HashMap<String, String>) -> Result<Option<Self>, Error> {
         let get = |a: &str, b: &str| {
             env.get(a)
@@ -76,7 +76,10 @@ impl ProxySettings {
         let Some(url) = get("HTTPS_PROXY", "https_proxy") else {
             return Ok(None);
         };
-        let mut p = Self::parse(url.trim())?;
+        let mut p = Self::parse(url.trim()).map_err(|e| match e {
+            Error::InvalidConfig(e) => ConfigError::new("HTTPS_PROXY", e.reason).into(),
+            other => other,
+        })?;
         if let Some(list) = get("NO_PROXY", "no_proxy") {
             p.no_proxy = list
                 .split(',')

@@ -16,6 +16,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::Error;
 use crate::cert::LeafFacts;
+use crate::config::Config;
 use crate::error::Refusal;
 use crate::proxy::{ProxySettings, connect_tcp, split_host_port};
 use crate::state::{self, AgentInfo, StateLock};
@@ -60,6 +61,20 @@ impl RegisterOptions {
             proxy: None,
             timeout: Duration::from_secs(60),
         }
+    }
+
+    /// Takes the key size (`limits.key_bits`), the proxy (`[proxy]` or `HTTPS_PROXY`) and the
+    /// registration timeout (`timeouts.registration`) from `config`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] for a bad key size or proxy URL, [`Error::SecretSource`] for
+    /// an unreadable proxy password.
+    pub fn apply_config(&mut self, config: &Config) -> Result<(), Error> {
+        self.key_size = config.limits.key_size()?;
+        self.proxy = config.proxy_settings()?;
+        self.timeout = config.timeouts.registration;
+        Ok(())
     }
 }
 

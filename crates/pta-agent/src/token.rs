@@ -1,9 +1,27 @@
 //! The join token (PROTOCOL.md section 13.1): `pta1.<token>.<ca-sha256>`.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
+use std::io::Read;
+use std::path::PathBuf;
 
+use base64ct::{Base64UrlUnpadded, Encoding};
+use zeroize::Zeroizing;
+
+use crate::Error;
 use crate::error::TokenError;
 use crate::secret::SecretString;
+
+/// Where the join token comes from (`pta-agent register`'s `--token`, `--token-file`, or
+/// standard input).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum TokenSource {
+    /// Given on the command line, where other local users can read it: a warning is logged.
+    Argument(SecretString),
+    /// A file holding the token (a trailing newline is ignored).
+    File(PathBuf),
+    /// Standard input, to its end.
+    Stdin,
+}
 
 /// A parsed join token. The printed form is the secret sent to the service; the pin is the
 /// SHA-256 of the service CA certificate. `Debug` shows only the pin.
@@ -50,6 +68,38 @@ impl JoinToken {
             printed: SecretString::new(text),
             pin,
         })
+    }
+
+    /// Reads the token from `source` and parses it. A token given as an argument is warned
+    /// about (other local users can see it in the process list).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SecretSource`] when the file or standard input cannot be read,
+    /// [`Error::Token`] for a malformed token. The error never contains the token.
+    pub fn read(source: TokenSource) -> Result<Self, Error> {
+        let text = match source {
+            TokenSource::Argument(t) => {
+                // The binary's own target: the line reads as it did when the binary logged it.
+                tracing::warn!(
+                    target: "pta_agent",
+                    "the token was given on the command line, where other local users can see it; prefer --token-file or standard input"
+                );
+                t
+            }
+            TokenSource::File(path) => SecretString::new(
+                std::fs::read_to_string(&path)
+                    .map_err(|_| Error::SecretSource(format!("file {}", path.display())))?,
+            ),
+            TokenSource::Stdin => {
+                let mut t = Zeroizing::new(String::new());
+                std::io::stdin()
+                    .read_to_string(&mut t)
+                    .map_err(|_| Error::SecretSource("standard input".into()))?;
+                SecretString::new(std::mem::take(&mut *t))
+            }
+        };
+        Ok(Self::parse(text.expose())?)
     }
 
     /// The printed token, as sent to the service.
@@ -104,6 +154,32 @@ mod tests {
         assert_eq!(t.pin()[1], 0x11);
         assert_eq!(t.expose(), format!("pta1.{SECRET}.{PIN}"));
         assert!(!format!("{t:?}").contains(SECRET));
+    }
+
+    #[test]
+    fn reads_from_an_argument_or_a_file() {
+        let text = format!("pta1.{SECRET}.{PIN}");
+        let t = JoinToken::read(TokenSource::Argument(SecretString::new(text.clone()))).unwrap();
+        assert_eq!(t.expose(), text);
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("token");
+        std::fs::write(&path, format!("{text}\n")).unwrap();
+        assert_eq!(
+            JoinToken::read(TokenSource::File(path.clone()))
+                .unwrap()
+                .expose(),
+            text
+        );
+        std::fs::write(&path, "pta1.short.abc").unwrap();
+        assert!(matches!(
+            JoinToken::read(TokenSource::File(path)),
+            Err(Error::Token(TokenError::Secret))
+        ));
+        let missing = TokenSource::File(tmp.path().join("missing"));
+        assert!(matches!(
+            JoinToken::read(missing),
+            Err(Error::SecretSource(_))
+        ));
     }
 
     #[test]

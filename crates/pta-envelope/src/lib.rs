@@ -13,7 +13,8 @@
 //!   `A256GCMKW`);
 //! - [`Sealer`] (service side: a session key per agent, rotated by age and use count, sent
 //!   RSA-wrapped in the first envelope of each epoch) and [`Opener`] (agent side: the RSA
-//!   identity and a bounded, zeroizing cache of session keys);
+//!   identity and a bounded, zeroizing cache of session keys), with [`PendingGrants`] to order
+//!   session-key opens after the grants being opened when an agent opens concurrently;
 //! - reply authentication ([`ReplyKey`], [`Reply`], [`ReplyMac`]);
 //! - the binary codec ([`Envelope::encode`], [`Envelope::decode`]: total and bounded) and JWE
 //!   General JSON Serialization ([`Envelope::to_jwe`], [`Jwe::from_json`], [`open_jwe`]).
@@ -38,7 +39,9 @@
 //! ([`Stanza::SessionKeyGrant`]) and wraps each request's content key under that session key;
 //! the agent pays for RSA once per epoch and caches the session key. When the agent lacks the
 //! key (restart, eviction) it answers [`OpenError::UnknownSessionKey`] and the sealer resends
-//! with [`Sealer::seal_with_grant`].
+//! with [`Sealer::seal_with_grant`]. An agent that opens envelopes concurrently records their
+//! arrival in [`PendingGrants`], so that an envelope using the session key of a grant still
+//! being opened waits for that grant instead of missing the key.
 //!
 //! # Reply authentication
 //!
@@ -109,6 +112,7 @@ mod envelope;
 mod error;
 mod jwe;
 mod opener;
+mod pending;
 mod recipient;
 mod reply;
 #[cfg(feature = "aws-lc")]
@@ -127,6 +131,7 @@ pub use envelope::{Envelope, MAX_RECIPIENTS, MAX_SECRET, VERSION};
 pub use error::{DecodeError, DecodeErrorKind, KeyError, OpenError, SealError};
 pub use jwe::{GRANT_HEADER, Jwe, MAX_JWE_LEN, open_jwe};
 pub use opener::{Opener, OpenerConfig};
+pub use pending::{Arrival, PendingGrants};
 pub use recipient::{
     AgentIdentity, AgentRecipient, Identity, Opened, Recipient, Sealed, open, seal, seal_with_rng,
 };

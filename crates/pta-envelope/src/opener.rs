@@ -36,6 +36,10 @@ struct Entry {
 /// `now` is milliseconds on any clock the caller keeps; only differences matter. When an
 /// envelope names only session keys this opener does not hold, [`Opener::open`] answers
 /// [`OpenError::UnknownSessionKey`]: reply `UnknownKey`, and the sealer resends with the grant.
+///
+/// An agent that opens several envelopes at once (a grant on a blocking thread, the envelopes
+/// after it inline) orders them with [`PendingGrants`](crate::PendingGrants): an envelope that
+/// misses a session key waits for the grants that arrived before it, then tries again.
 pub struct Opener<I> {
     identity: I,
     config: OpenerConfig,

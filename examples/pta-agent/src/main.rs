@@ -1,12 +1,12 @@
 //! `pta-agent`: register, run and inspect the pass-through-authentication agent. Thin: parses
 //! arguments, sets up logging, calls `pta_agent`.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pta_agent::{Agent, Config, Error, JoinToken, RegisterOptions};
+use pta_agent::{Agent, Config, Error, JoinToken, RegisterOptions, SecretString, TokenSource};
+use pta_signal::Signals;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -79,48 +79,6 @@ fn init_logging(level: &str) {
         .init();
 }
 
-fn load_config(path: Option<&PathBuf>) -> Result<Config, Error> {
-    let mut config = match path {
-        Some(p) => Config::from_file(p)?,
-        None => Config::default(),
-    };
-    config.env = std::env::vars().collect();
-    Ok(config)
-}
-
-/// Watches SIGINT and SIGTERM from the moment it is called (not from the first poll), so a
-/// signal that arrives while the agent starts still drains it; the future ends at the first one.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let interrupt = signal(SignalKind::interrupt());
-        let terminate = signal(SignalKind::terminate());
-        async move {
-            match (interrupt, terminate) {
-                (Ok(mut int), Ok(mut term)) => {
-                    tokio::select! {
-                        _ = int.recv() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                (int, term) => {
-                    if let Err(e) = int.as_ref().and(term.as_ref()) {
-                        tracing::warn!(error = %e, "cannot watch SIGINT/SIGTERM; Ctrl-C only");
-                    }
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Register {
@@ -131,33 +89,16 @@ async fn run(cli: Cli) -> Result<(), Error> {
             force,
             config,
         } => {
-            let config = load_config(config.as_ref())?;
+            let config = Config::load(config.as_deref())?;
             init_logging(&config.log.level);
-            let text = match (token, token_file) {
-                (Some(t), _) => {
-                    tracing::warn!(
-                        "the token was given on the command line, where other local users can see it; prefer --token-file or standard input"
-                    );
-                    zeroize::Zeroizing::new(t)
-                }
-                (None, Some(path)) => zeroize::Zeroizing::new(
-                    std::fs::read_to_string(&path)
-                        .map_err(|_| Error::SecretSource(format!("file {}", path.display())))?,
-                ),
-                (None, None) => {
-                    let mut t = zeroize::Zeroizing::new(String::new());
-                    std::io::stdin()
-                        .read_to_string(&mut t)
-                        .map_err(|_| Error::SecretSource("standard input".into()))?;
-                    t
-                }
+            let source = match (token, token_file) {
+                (Some(t), _) => TokenSource::Argument(SecretString::new(t)),
+                (None, Some(path)) => TokenSource::File(path),
+                (None, None) => TokenSource::Stdin,
             };
-            let token = JoinToken::parse(&text)?;
-            let mut options = RegisterOptions::new(service, token, state_dir);
+            let mut options = RegisterOptions::new(service, JoinToken::read(source)?, state_dir);
             options.force = force;
-            options.key_size = config.limits.key_size()?;
-            options.proxy = config.proxy_settings()?;
-            options.timeout = config.timeouts.registration;
+            options.apply_config(&config)?;
             let info = pta_agent::register(&options).await?;
             println!(
                 "registered agent {} for tenant {}; endpoints: {}",
@@ -168,15 +109,19 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Run { state_dir, config } => {
-            let stop = shutdown_signal();
-            let config = load_config(Some(&config))?;
+            // Watched from here on: a signal while the agent starts still drains it.
+            let mut signals = Signals::new().map_err(Error::Signals)?;
+            let config = Config::load(Some(&config))?;
             init_logging(&config.log.level);
             let agent = Agent::new(state_dir, config)?;
-            agent.run(stop).await
+            agent
+                .run(async move {
+                    signals.next().await;
+                })
+                .await
         }
         Command::Status { state_dir } => {
-            let status = pta_agent::status(&state_dir)?;
-            println!("{status}");
+            println!("{}", pta_agent::status(&state_dir)?);
             Ok(())
         }
     }

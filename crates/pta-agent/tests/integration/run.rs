@@ -152,6 +152,30 @@ async fn deadline_replay_binding_and_session_keys() {
     running.stop().await.unwrap();
 }
 
+/// The envelopes sent right behind a grant use its session key and open in microseconds,
+/// while the grant takes an RSA decryption on the blocking pool: they wait for it (in arrival
+/// order) instead of missing the key and costing the service a resend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelopes_behind_a_grant_being_opened_wait_for_it() {
+    let (_pki, _l, conn, running, _tmp) = memory_agent().await;
+    for _epoch in 0..3 {
+        let mut fresh = pta_envelope::Sealer::new(pta_envelope::SealerConfig::default());
+        let mut with_grant = Req::sign_in(GOOD.0, GOOD.1);
+        with_grant.grant = true;
+        let mut sent = vec![conn.submit(&mut fresh, with_grant)];
+        for _ in 0..4 {
+            sent.push(conn.submit(&mut fresh, Req::sign_in(GOOD.0, GOOD.1)));
+        }
+        for (rx, key) in sent {
+            let r = tokio::time::timeout(WAIT, rx).await.unwrap().unwrap();
+            assert_eq!(verified(&r, &key), Verdict::Success);
+        }
+    }
+    let unknown = pta_wire::Outcome::Error(ErrorCode::UnknownSessionKey);
+    assert_eq!(running.metrics.count(unknown), 0);
+    running.stop().await.unwrap();
+}
+
 fn slapd_section(url: String, ca_pem: &str, dir: &std::path::Path) -> LdapSection {
     let ca = dir.join("ldap-ca.pem");
     std::fs::write(&ca, ca_pem).unwrap();

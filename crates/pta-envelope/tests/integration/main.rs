@@ -1,11 +1,13 @@
 //! Integration tests for pta-envelope: properties (round trips, tampering, addressing, session
-//! key rotation and eviction), envelope sizes, Wycheproof vectors for both RSA backends and
-//! AES-256-GCM, and interop with independent implementations (python jwcrypto, openssl CLI).
+//! key rotation and eviction), the ordering of session-key opens after grants in flight,
+//! envelope sizes, Wycheproof vectors for both RSA backends and AES-256-GCM, and interop with
+//! independent implementations (python jwcrypto, openssl CLI).
 
 // Helpers outside #[test] functions fail loudly too; clippy.toml only covers the tests themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod interop;
+mod ordering;
 mod properties;
 mod sessions;
 mod sizes;
