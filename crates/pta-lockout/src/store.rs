@@ -35,7 +35,7 @@ use crate::{Attempt, Decision, LockoutError, Outcome, Source, SourceStatus, User
 /// [`SourceRecord`]: crate::SourceRecord
 /// [`UserRecord::is_lapsed`]: crate::UserRecord::is_lapsed
 #[async_trait]
-pub trait LockoutStore: Send + Sync {
+pub trait LockoutStore: Send + Sync + std::fmt::Debug {
     /// Whether `attempt` may go to the directory at `now`: a blocked source first, then the
     /// account's lock for the attempt's location class, then a recent repeated bad password.
     ///

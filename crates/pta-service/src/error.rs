@@ -15,6 +15,12 @@ pub enum ServiceError {
     #[error(transparent)]
     Store(#[from] StoreError),
 
+    /// The lockout store failed or could not be reached (inspecting, unlocking or unblocking).
+    ///
+    /// Nothing was changed. Temporary: retry later; check the lockout store's health.
+    #[error("lockout store failed")]
+    Lockout(#[source] pta_lockout::LockoutError),
+
     /// The certificate signing request is not valid DER or PEM PKCS#10 (or is longer than
     /// [`pta_cert::MAX_CSR_LEN`]).
     ///

@@ -208,6 +208,8 @@ coded_enum! {
         BadRequest = "bad_request",
         /// The agent is revoked.
         Revoked = "revoked",
+        /// The lockout store could not be reached; the sign-in was refused uncounted.
+        LockoutUnavailable = "lockout_unavailable",
         /// The service failed (storage, randomness).
         Internal = "internal",
     }

@@ -101,11 +101,12 @@ impl ApiError {
     pub(crate) fn internal(e: &ServiceError) -> Self {
         tracing::warn!(error = %e, cause = %causes(e), "request failed inside the service");
         match e {
-            ServiceError::Store(StoreError::Backend(_)) => Self::new(
+            ServiceError::Store(StoreError::Backend(_)) | ServiceError::Lockout(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "the service cannot do this now; retry later",
-            ),
+            )
+            .retry_after(Duration::from_secs(1)),
             _ => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -244,6 +245,12 @@ impl ApiError {
                 "bad_reply",
                 "the agent's reply failed authentication",
             ),
+            SignInError::LockoutUnavailable => Self::new(
+                S::SERVICE_UNAVAILABLE,
+                "lockout_unavailable",
+                "the lockout store cannot be reached; retry later",
+            )
+            .retry_after(Duration::from_secs(1)),
             _ => {
                 tracing::warn!(error = %e, "sign-in failed inside the service");
                 Self::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error")

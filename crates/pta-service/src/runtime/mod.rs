@@ -179,6 +179,14 @@ pub enum SignInError {
     /// The reply's MAC did not verify (forged or damaged reply).
     #[error("agent reply failed authentication")]
     BadReply,
+    /// The lockout store could not be reached (or failed) when the sign-in was checked or its
+    /// outcome recorded. The sign-in is refused without a verdict: nothing is answered from
+    /// stale state, and nothing was counted against the user.
+    ///
+    /// Temporary: answer "try again later" (HTTP 503). It clears by itself when the store
+    /// answers again.
+    #[error("lockout store unavailable")]
+    LockoutUnavailable,
     /// The service failed (storage, sealing).
     #[error("internal error")]
     Internal,
@@ -225,8 +233,18 @@ pub struct ServiceOptions {
     /// connection itself always writes it.
     pub seen_write_interval: Duration,
     /// Smart-lockout policy of the in-memory lockout store (default
-    /// [`pta_lockout::Policy::default`]: 10 counted failures).
+    /// [`pta_lockout::Policy::default`]: 10 counted failures). Ignored when
+    /// [`lockout_store`](Self::lockout_store) is set: that store applies its own policy.
     pub lockout: pta_lockout::Policy,
+    /// Where lockout state lives. `None` (the default): an in-memory
+    /// [`pta_lockout::MemoryStore`] with the [`lockout`](Self::lockout) policy, which this node
+    /// alone sees and a restart forgets. Several nodes must share one store.
+    pub lockout_store: Option<Arc<dyn pta_lockout::LockoutStore>>,
+    /// The secret that keys lockout's user keys and password tags. Every node sharing a
+    /// lockout store must hold the same one (read it from a file). `None` (the default): a
+    /// random secret is generated at start, with a warning in the log; fine for one node
+    /// with the in-memory store, wrong for several.
+    pub lockout_secret: Option<Arc<pta_lockout::LockoutSecret>>,
 }
 
 impl Default for ServiceOptions {
@@ -248,6 +266,8 @@ impl Default for ServiceOptions {
             audit_queue: 65_536,
             seen_write_interval: Duration::from_secs(30),
             lockout: pta_lockout::Policy::default(),
+            lockout_store: None,
+            lockout_secret: None,
         }
     }
 }

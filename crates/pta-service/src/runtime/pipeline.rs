@@ -79,6 +79,7 @@ fn error_label(e: &SignInError) -> &'static str {
         SignInError::Timeout => "timeout",
         SignInError::Agent(_) => "agent_error",
         SignInError::BadReply => "bad_reply",
+        SignInError::LockoutUnavailable => "lockout_unavailable",
         SignInError::Internal => "internal",
     }
 }
@@ -94,6 +95,7 @@ fn audit_error(e: &SignInError) -> AuditError {
             AuditError::DirectoryUnavailable
         }
         SignInError::InvalidRequest(_) => AuditError::BadRequest,
+        SignInError::LockoutUnavailable => AuditError::LockoutUnavailable,
         _ => AuditError::Internal,
     }
 }
