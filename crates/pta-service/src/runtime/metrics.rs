@@ -42,6 +42,7 @@ pub(crate) struct Metrics {
     pub(crate) bad_replies: AtomicU64,
     pub(crate) unknown_replies: AtomicU64,
     pub(crate) audit_dropped: AtomicU64,
+    pub(crate) lockout_errors: AtomicU64,
     renewals: Labelled,
 }
 
@@ -168,6 +169,12 @@ impl Metrics {
             "pta_audit_dropped_total",
             "Audit events dropped because the audit queue was full or the store failed.",
             load(&self.audit_dropped),
+        );
+        counter(
+            &mut out,
+            "pta_lockout_store_errors_total",
+            "Calls to the lockout store that failed (sign-ins refused uncounted, admin calls failed).",
+            load(&self.lockout_errors),
         );
         labelled(
             &mut out,

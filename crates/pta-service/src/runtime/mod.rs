@@ -9,6 +9,7 @@ mod admin;
 mod audit_log;
 mod conn;
 mod dispatch;
+mod lockout;
 mod metrics;
 mod pipeline;
 mod service;
@@ -508,7 +509,7 @@ impl Service {
         login: &str,
     ) -> Result<pta_lockout::UserStatus, ServiceError> {
         let user = self.inner.user_key(tenant, login)?;
-        Ok(self.inner.lockout.user_status(self.inner.now(), user))
+        self.inner.lockout.user_status(self.inner.now(), user).await
     }
 
     /// Lifts a user's cloud lockout. Returns whether anything was locked or counted.
@@ -518,19 +519,19 @@ impl Service {
     /// [`StoreError::UnknownTenant`].
     pub async fn unlock_user(&self, tenant: &TenantId, login: &str) -> Result<bool, ServiceError> {
         let user = self.inner.user_key(tenant, login)?;
-        Ok(self.inner.lockout.unlock_user(user))
+        self.inner.lockout.unlock_user(user).await
     }
 
     /// Lifts a source address's spray block. Returns whether it was tracked.
     ///
     /// # Errors
     ///
-    /// None today; the `Result` leaves room for a shared lockout store.
+    /// [`ServiceError::Lockout`] when the lockout store fails.
     pub async fn unblock_source(&self, source: IpAddr) -> Result<bool, ServiceError> {
-        Ok(self
-            .inner
+        self.inner
             .lockout
-            .unblock_source(pta_lockout::Source::from_ip(source)))
+            .unblock_source(pta_lockout::Source::from_ip(source))
+            .await
     }
 
     /// The metrics in the Prometheus text exposition format.

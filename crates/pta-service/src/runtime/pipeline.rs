@@ -6,7 +6,7 @@ use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 use pta_envelope::{MAX_SECRET, Reply, Sealed};
-use pta_lockout::{Attempt, Decision, Location, Source};
+use pta_lockout::{Decision, Location, Source};
 use pta_wire::{
     ErrorCode, Operation, Outcome, RenewResult, RequestId, SignInRequest, Verdict,
     envelope_binding, warnings_mac_input,
@@ -122,6 +122,26 @@ enum Dispatched {
     Lost,
 }
 
+/// How a sign-in was decided, before it is counted, audited and logged.
+struct Decided {
+    request_id: RequestId,
+    verdict: Verdict,
+    warnings: Vec<pta_wire::Warning>,
+    decided_by: DecidedBy,
+}
+
+impl Decided {
+    /// A verdict of the cloud (lockout or a rejected repeat), with no agent asked.
+    fn by_cloud(verdict: Verdict, decided_by: DecidedBy) -> Result<Self, SignInError> {
+        Ok(Self {
+            request_id: random_request_id()?,
+            verdict,
+            warnings: Vec::new(),
+            decided_by,
+        })
+    }
+}
+
 /// One sign-in in flight, for the audit record.
 struct Audited<'a> {
     tenant: TenantId,
@@ -153,7 +173,12 @@ impl Inner {
         self.metrics
             .sign_in_duration(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
         let (outcome, result) = match result {
-            Ok((request_id, verdict, warnings, decided_by)) => {
+            Ok(Decided {
+                request_id,
+                verdict,
+                warnings,
+                decided_by,
+            }) => {
                 let outcome = match decided_by {
                     DecidedBy::Agent(_) => audit_verdict(verdict).map_or(
                         AuditOutcome::Error(AuditError::Internal),
@@ -215,7 +240,6 @@ impl Inner {
         result
     }
 
-    #[allow(clippy::type_complexity)]
     async fn sign_in_inner(
         &self,
         tenant: &TenantId,
@@ -223,7 +247,7 @@ impl Inner {
         password: &Password,
         context: &ClientContext,
         audited: &mut Audited<'_>,
-    ) -> Result<(RequestId, Verdict, Vec<pta_wire::Warning>, DecidedBy), SignInError> {
+    ) -> Result<Decided, SignInError> {
         if login.is_empty() || login.len() > MAX_LOGIN {
             return Err(SignInError::InvalidRequest("login must be 1 to 512 bytes"));
         }
@@ -233,32 +257,30 @@ impl Inner {
         if !self.knows_tenant(tenant) {
             return Err(SignInError::UnknownTenant);
         }
-        let user = self.user_key_unchecked(tenant, login);
-        let secret = self.lockout_secret();
-        let attempt = Attempt::new(
-            user,
+        let attempt = self.lockout.attempt(
+            self.user_key_unchecked(tenant, login),
             Source::from_ip(context.source),
             location(context),
-            secret.password_tag(user, password.expose()),
+            password.expose(),
         );
         let now = self.now();
-        match self.lockout.check(now, &attempt) {
+        // A lockout store that cannot answer refuses the sign-in: nothing is answered from
+        // stale state and nothing is counted.
+        let decision = self
+            .lockout
+            .check(now, &attempt)
+            .await
+            .map_err(|_| SignInError::LockoutUnavailable)?;
+        match decision {
             Decision::Allow => {}
             Decision::Locked { until } => {
-                return Ok((
-                    random_request_id()?,
+                return Decided::by_cloud(
                     Verdict::AccountLocked,
-                    Vec::new(),
                     DecidedBy::Lockout { until_ms: until },
-                ));
+                );
             }
             Decision::RepeatRejected => {
-                return Ok((
-                    random_request_id()?,
-                    Verdict::InvalidCredentials,
-                    Vec::new(),
-                    DecidedBy::RepeatRejected,
-                ));
+                return Decided::by_cloud(Verdict::InvalidCredentials, DecidedBy::RepeatRejected);
             }
             Decision::SourceBlocked { until } => {
                 return Err(SignInError::SourceBlocked { until_ms: until });
@@ -289,14 +311,18 @@ impl Inner {
                     verdict,
                     warnings,
                 } => {
+                    // A verdict whose outcome cannot be recorded is not given out: a wrong
+                    // password answered while uncounted would be a free guess.
                     self.lockout
-                        .record(self.now(), &attempt, lockout_outcome(verdict));
-                    return Ok((
+                        .record(self.now(), &attempt, lockout_outcome(verdict))
+                        .await
+                        .map_err(|_| SignInError::LockoutUnavailable)?;
+                    return Ok(Decided {
                         request_id,
                         verdict,
                         warnings,
-                        DecidedBy::Agent(lease.0.agent),
-                    ));
+                        decided_by: DecidedBy::Agent(lease.0.agent),
+                    });
                 }
                 Dispatched::Lost => {
                     tracing::info!(agent = %lease.0.agent, "agent connection lost before a verdict; retrying elsewhere");

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use pta_envelope::{Sealer, SealerConfig};
-use pta_lockout::{LockoutSecret, MemoryStoreLimits, UserKey};
+use pta_lockout::UserKey;
 use pta_wire::CloseReason;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
@@ -21,6 +21,7 @@ use crate::{
 use super::admin::{self, ServerIdentity};
 use super::audit_log::{self, AuditMsg};
 use super::dispatch::Dispatcher;
+use super::lockout::Lockout;
 use super::metrics::Metrics;
 use super::trust::{TenantState, TrustSet, make_crl, normalise_serial};
 use super::{Clock, ServiceCa, ServiceOptions};
@@ -52,8 +53,7 @@ pub(crate) struct Inner {
     reload: tokio::sync::Mutex<()>,
     pub(crate) dispatcher: Dispatcher,
     pub(crate) sealer: Mutex<Sealer>,
-    pub(crate) lockout: pta_lockout::MemoryStore,
-    lockout_secret: LockoutSecret,
+    pub(crate) lockout: Lockout,
     pub(crate) metrics: Arc<Metrics>,
     audit_tx: Mutex<Option<mpsc::Sender<AuditMsg>>>,
     audit_writer: Mutex<Option<JoinHandle<()>>>,
@@ -113,13 +113,8 @@ impl Inner {
         .await?;
         let https = admin::https_config(&server)?;
 
-        let mut secret = zeroize::Zeroizing::new([0u8; 32]);
-        getrandom::fill(secret.as_mut()).map_err(ServiceError::Random)?;
-        let lockout_secret = LockoutSecret::from_bytes(secret.as_ref())
-            .map_err(|_| ServiceError::InvalidConfig { field: "lockout" })?;
-        let lockout =
-            pta_lockout::MemoryStore::new(options.lockout.clone(), MemoryStoreLimits::default())
-                .map_err(|_| ServiceError::InvalidConfig { field: "lockout" })?;
+        let metrics = Arc::new(Metrics::default());
+        let lockout = Lockout::new(&options, Arc::clone(&metrics))?;
 
         let listener = TcpListener::bind(options.agent_listen).await.map_err(|_| {
             ServiceError::InvalidConfig {
@@ -135,7 +130,6 @@ impl Inner {
             options.agent_endpoints.clone()
         };
 
-        let metrics = Arc::new(Metrics::default());
         let (audit_tx, audit_rx) = mpsc::channel(options.audit_queue);
         let writer = tokio::spawn(audit_log::writer(
             Arc::clone(&store),
@@ -158,7 +152,6 @@ impl Inner {
             dispatcher: Dispatcher::default(),
             sealer: Mutex::new(Sealer::new(SealerConfig::default())),
             lockout,
-            lockout_secret,
             metrics,
             audit_tx: Mutex::new(Some(audit_tx)),
             audit_writer: Mutex::new(Some(writer)),
@@ -307,7 +300,7 @@ impl Inner {
             .contains_key(tenant)
     }
 
-    /// The lockout key of a user: tenant id text and the login as [`lockout_login`] gives it.
+    /// The lockout key of a user of a loaded tenant.
     pub(crate) fn user_key(&self, tenant: &TenantId, login: &str) -> Result<UserKey, ServiceError> {
         if !self.knows_tenant(tenant) {
             return Err(ServiceError::Store(StoreError::UnknownTenant));
@@ -316,12 +309,7 @@ impl Inner {
     }
 
     pub(crate) fn user_key_unchecked(&self, tenant: &TenantId, login: &str) -> UserKey {
-        self.lockout_secret
-            .user_key(&tenant.to_string(), &lockout_login(login))
-    }
-
-    pub(crate) fn lockout_secret(&self) -> &LockoutSecret {
-        &self.lockout_secret
+        self.lockout.user_key(tenant, login)
     }
 
     /// Brings the trust set up to date with the store: tenants created and certificates
@@ -546,37 +534,5 @@ async fn maintenance(inner: std::sync::Weak<Inner>, mut shutdown: watch::Receive
                 inner.lockout.reclaim(now);
             }
         }
-    }
-}
-
-/// The login as smart lockout tracks it: lowercased, without leading or trailing white space,
-/// inner runs of white space as one space. Directories match logins this way (case-insensitive
-/// matching rules with insignificant spaces, RFC 4518), so ` Alice ` reaches alice's entry:
-/// it must also spend alice's failure budget, not a fresh one.
-pub(crate) fn lockout_login(login: &str) -> String {
-    let mut out = String::with_capacity(login.len());
-    for word in login.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(&word.to_lowercase());
-    }
-    out
-}
-
-#[cfg(test)]
-mod lockout_login_tests {
-    use super::lockout_login;
-
-    #[test]
-    fn case_and_insignificant_spaces_give_one_login() {
-        for variant in ["alice", "Alice", " ALICE", "alice\t ", "\u{a0}alice"] {
-            assert_eq!(lockout_login(variant), "alice", "{variant:?}");
-        }
-        assert_eq!(lockout_login("Ann  Lee"), "ann lee");
-        assert_eq!(lockout_login("ann\tlee"), "ann lee");
-        assert_ne!(lockout_login("annlee"), lockout_login("ann lee"));
-        assert_eq!(lockout_login("BJØRN@Example.TEST"), "bjørn@example.test");
-        assert_eq!(lockout_login("   "), "");
     }
 }

@@ -7,6 +7,7 @@
 mod registration;
 mod rt_dispatch;
 mod rt_lifecycle;
+mod rt_lockout;
 mod rt_scale;
 mod rt_service;
 mod rt_support;

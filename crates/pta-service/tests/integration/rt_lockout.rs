@@ -1,0 +1,236 @@
+//! The lockout seam: the runtime awaits the store it was given, refuses a sign-in uncounted
+//! when that store fails, recovers when it answers again, and nodes that share a store and a
+//! secret lock an account together.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use async_trait::async_trait;
+use pta_lockout::{
+    Attempt, Decision, LockoutError, LockoutSecret, LockoutStore, MemoryStoreLimits, Outcome,
+    Policy, Source, SourceStatus, UserKey, UserStatus,
+};
+use pta_service::{DecidedBy, MemoryStore, Service, ServiceError, SignInError, Store, SystemClock};
+use pta_wire::Verdict;
+
+use crate::rt_support::{
+    Behaviour, bounded, connect, ctx, metric, options, password, register, tenant, users,
+};
+
+const OK: u8 = 0;
+const FAIL_CHECK: u8 = 1;
+const FAIL_RECORD: u8 = 2;
+const FAIL_ALL: u8 = 3;
+
+/// A real in-memory lockout store behind a switch that makes its calls fail, as an
+/// unreachable shared store would.
+#[derive(Debug)]
+struct Switchable {
+    inner: pta_lockout::MemoryStore,
+    mode: AtomicU8,
+}
+
+impl Switchable {
+    fn new() -> Self {
+        Self {
+            inner: pta_lockout::MemoryStore::new(Policy::default(), MemoryStoreLimits::default())
+                .unwrap(),
+            mode: AtomicU8::new(OK),
+        }
+    }
+
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, Ordering::SeqCst);
+    }
+
+    fn fails(&self, call: u8) -> Result<(), LockoutError> {
+        let mode = self.mode.load(Ordering::SeqCst);
+        if mode == FAIL_ALL || mode == call {
+            Err(LockoutError::Backend(Box::new(std::io::Error::other(
+                "connection refused",
+            ))))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl LockoutStore for Switchable {
+    async fn check(&self, now: u64, attempt: &Attempt) -> Result<Decision, LockoutError> {
+        self.fails(FAIL_CHECK)?;
+        LockoutStore::check(&self.inner, now, attempt).await
+    }
+
+    async fn record(
+        &self,
+        now: u64,
+        attempt: &Attempt,
+        outcome: Outcome,
+    ) -> Result<(), LockoutError> {
+        self.fails(FAIL_RECORD)?;
+        LockoutStore::record(&self.inner, now, attempt, outcome).await
+    }
+
+    async fn unlock_user(&self, user: UserKey) -> Result<bool, LockoutError> {
+        self.fails(FAIL_ALL)?;
+        LockoutStore::unlock_user(&self.inner, user).await
+    }
+
+    async fn unblock_source(&self, source: Source) -> Result<bool, LockoutError> {
+        self.fails(FAIL_ALL)?;
+        LockoutStore::unblock_source(&self.inner, source).await
+    }
+
+    async fn user_status(&self, now: u64, user: UserKey) -> Result<UserStatus, LockoutError> {
+        self.fails(FAIL_ALL)?;
+        LockoutStore::user_status(&self.inner, now, user).await
+    }
+
+    async fn source_status(&self, now: u64, source: Source) -> Result<SourceStatus, LockoutError> {
+        self.fails(FAIL_ALL)?;
+        LockoutStore::source_status(&self.inner, now, source).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_lockout_store_refuses_uncounted_and_recovers() {
+    bounded(async {
+        let lockout = Arc::new(Switchable::new());
+        let mut o = options();
+        o.lockout_store = Some(lockout.clone());
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let svc = Service::start(store, o, Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let t = tenant(&svc, "seam.example").await;
+        let r = register(&svc, &t.id).await;
+        let agent = connect(&r, users(&[("alice", "right")]), Behaviour::Answer)
+            .await
+            .unwrap();
+
+        // The check fails: refused before any agent is asked.
+        lockout.set(FAIL_CHECK);
+        let e = svc
+            .sign_in(&t.id, "alice", password("wrong"), ctx())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SignInError::LockoutUnavailable), "{e:?}");
+        assert_eq!(agent.received(), 0);
+
+        // The record fails: the agent answered, but the verdict is withheld (an uncounted
+        // wrong password would be a free guess), and nothing was counted.
+        lockout.set(FAIL_RECORD);
+        for i in 0..12 {
+            let e = svc
+                .sign_in(&t.id, "alice", password(&format!("wrong-{i}")), ctx())
+                .await
+                .unwrap_err();
+            assert!(matches!(e, SignInError::LockoutUnavailable), "{e:?}");
+        }
+        assert_eq!(agent.received(), 12);
+
+        // Admin calls report the store's failure.
+        lockout.set(FAIL_ALL);
+        assert!(matches!(
+            svc.unlock_user(&t.id, "alice").await,
+            Err(ServiceError::Lockout(_))
+        ));
+        assert!(matches!(
+            svc.lockout_status(&t.id, "alice").await,
+            Err(ServiceError::Lockout(_))
+        ));
+
+        // Back: nothing was counted while it failed, and counting works again.
+        lockout.set(OK);
+        let status = svc.lockout_status(&t.id, "alice").await.unwrap();
+        assert_eq!(status.unfamiliar.failures, 0, "{status:?}");
+        assert_eq!(status.familiar.failures, 0, "{status:?}");
+        let ok = svc
+            .sign_in(&t.id, "alice", password("right"), ctx())
+            .await
+            .unwrap();
+        assert_eq!(ok.verdict, Verdict::Success);
+        for i in 0..10 {
+            let res = svc
+                .sign_in(&t.id, "alice", password(&format!("again-{i}")), ctx())
+                .await
+                .unwrap();
+            assert_eq!(res.verdict, Verdict::InvalidCredentials);
+        }
+        let locked = svc
+            .sign_in(&t.id, "alice", password("right"), ctx())
+            .await
+            .unwrap();
+        assert_eq!(locked.verdict, Verdict::AccountLocked);
+
+        assert_eq!(
+            metric(
+                &svc,
+                "pta_sign_in_errors_total{kind=\"lockout_unavailable\"}"
+            ),
+            13
+        );
+        assert_eq!(metric(&svc, "pta_lockout_store_errors_total"), 15);
+        svc.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_with_one_lockout_store_and_secret_lock_an_account_together() {
+    bounded(async {
+        // Two services on one state store and one lockout store, with one configured secret:
+        // the derived user keys agree, so guesses spread over both spend one budget.
+        let state: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let lockout: Arc<dyn LockoutStore> = Arc::new(
+            pta_lockout::MemoryStore::new(Policy::default(), MemoryStoreLimits::default()).unwrap(),
+        );
+        let secret = Arc::new(LockoutSecret::from_bytes(&[7u8; 32]).unwrap());
+        let start = || {
+            let mut o = options();
+            o.lockout_store = Some(Arc::clone(&lockout));
+            o.lockout_secret = Some(Arc::clone(&secret));
+            Service::start(Arc::clone(&state), o, Arc::new(SystemClock))
+        };
+        let one = start().await.unwrap();
+        let t = tenant(&one, "shared.example").await;
+        let two = start().await.unwrap();
+        let r1 = register(&one, &t.id).await;
+        let r2 = register(&two, &t.id).await;
+        let a1 = connect(&r1, users(&[("alice", "right")]), Behaviour::Answer)
+            .await
+            .unwrap();
+        let a2 = connect(&r2, users(&[("alice", "right")]), Behaviour::Answer)
+            .await
+            .unwrap();
+        for i in 0..10 {
+            let node = if i % 2 == 0 { &one } else { &two };
+            let res = node
+                .sign_in(&t.id, "alice", password(&format!("guess-{i}")), ctx())
+                .await
+                .unwrap();
+            assert_eq!(res.verdict, Verdict::InvalidCredentials);
+        }
+        assert_eq!(a1.received() + a2.received(), 10);
+        for node in [&one, &two] {
+            let locked = node
+                .sign_in(&t.id, "alice", password("right"), ctx())
+                .await
+                .unwrap();
+            assert_eq!(locked.verdict, Verdict::AccountLocked);
+            assert!(matches!(locked.decided_by, DecidedBy::Lockout { .. }));
+        }
+        assert_eq!(a1.received() + a2.received(), 10);
+        // Unlocked on one node: unlocked on both.
+        assert!(two.unlock_user(&t.id, "alice").await.unwrap());
+        let ok = one
+            .sign_in(&t.id, "alice", password("right"), ctx())
+            .await
+            .unwrap();
+        assert_eq!(ok.verdict, Verdict::Success);
+        one.shutdown().await;
+        two.shutdown().await;
+    })
+    .await;
+}
