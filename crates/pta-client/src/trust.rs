@@ -107,8 +107,9 @@ fn roots_from_file(path: &Path) -> Result<RootCertStore, ConfigError> {
         source,
     };
     let mut roots = RootCertStore::empty();
-    // A DER certificate starts with a SEQUENCE tag; PEM is text.
-    if bytes.first() == Some(&0x30) {
+    // A DER certificate starts with a SEQUENCE tag; PEM is text with BEGIN lines.
+    let pem = bytes.windows(11).any(|w| w == b"-----BEGIN ");
+    if !pem && bytes.first() == Some(&0x30) {
         roots.add(CertificateDer::from(bytes)).map_err(bad_cert)?;
         return Ok(roots);
     }
