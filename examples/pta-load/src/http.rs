@@ -1,154 +1,99 @@
-//! Sign-ins over HTTP/1.1 keep-alive connections (plain or TLS with a pinned CA file).
+//! Sign-ins over HTTP/1.1 keep-alive connections of `pta-client` (plain, or TLS with the
+//! service CA file), one per worker.
 
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::Path;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::net::TcpStream;
-use tokio::time::{Instant, timeout};
+use pta_client::{
+    ApiKey, Client, ClientConfig, ClientError, ConfigError, Connection, Password, PlainHttp,
+    ServiceUrl, SignIn, Trust,
+};
+use tokio::time::Instant;
 
+use crate::Failure;
+use crate::args::{SignInArgs, secret_env};
 use crate::plan::{Limits, Plan};
-use crate::report::Stats;
+use crate::report::{Stats, Summary};
 use crate::users::UserSet;
 
-/// Where and how to send sign-ins.
-pub(crate) struct Target {
-    addr: SocketAddr,
-    host: String,
-    path: String,
-    tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
-    authorization: String,
-    password: String,
-    timeout: Duration,
-}
-
-impl Target {
-    pub(crate) fn new(
-        url: &str,
-        ca: Option<&Path>,
-        tenant: &str,
-        api_key: String,
-        password: String,
-        timeout: Duration,
-    ) -> Result<Self, String> {
-        let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
-            (true, rest)
-        } else if let Some(rest) = url.strip_prefix("http://") {
-            (false, rest)
-        } else {
-            return Err(format!("--url must start with http:// or https://: {url}"));
-        };
-        let host = rest.trim_end_matches('/').to_owned();
-        let addr = host
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("cannot resolve {host}"))?;
-        let tls = if tls {
-            let ca = ca.ok_or("https needs --ca FILE (the service CA)")?;
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(ca)
-                .map_err(|e| format!("cannot read {}: {e}", ca.display()))?
-            {
-                let cert = cert.map_err(|e| format!("bad PEM in {}: {e}", ca.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("bad CA in {}: {e}", ca.display()))?;
+/// The `sign-in` command: the mix of good and bad sign-ins through the service's API.
+pub(crate) async fn sign_in(a: &SignInArgs, limits: Limits) -> Result<Summary, Failure> {
+    if !(0.0..=1.0).contains(&a.bad_ratio) {
+        return Err(Failure::Usage("--bad-ratio must be within 0 to 1".into()));
+    }
+    let good = UserSet::parse(&a.users).map_err(Failure::Usage)?;
+    let bad = match &a.bad_users {
+        Some(p) => UserSet::parse(p).map_err(Failure::Usage)?,
+        None => good.clone(),
+    };
+    let api_key = ApiKey::new(secret_env("PTA_LOAD_API_KEY")?)
+        .map_err(|e| Failure::Usage(format!("PTA_LOAD_API_KEY: {e}")))?;
+    let password = Password::new(secret_env("PTA_LOAD_PASSWORD")?);
+    let client = client(a, api_key).map_err(|e| {
+        Failure::Usage(match e {
+            ConfigError::Scheme { .. } => {
+                format!("--url must start with http:// or https://: {}", a.url)
             }
-            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::aws_lc_rs::default_provider(),
-            ))
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| format!("tls: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-            let name = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
-            let name = ServerName::try_from(name.trim_matches(['[', ']']).to_owned())
-                .map_err(|e| format!("bad host name {name}: {e}"))?;
-            Some((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
-        } else {
-            None
-        };
-        Ok(Self {
-            addr,
-            path: format!("/v1/tenants/{tenant}/sign-in"),
-            host,
-            tls,
-            authorization: format!("Bearer {api_key}"),
-            password,
-            timeout,
+            ConfigError::NoTrust => "https needs --ca FILE (the service CA)".into(),
+            e => e.to_string(),
         })
-    }
-
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
-        let tcp = TcpStream::connect(self.addr)
-            .await
-            .map_err(|e| format!("connect {}: {e}", self.addr))?;
-        let _ = tcp.set_nodelay(true);
-        match &self.tls {
-            None => handshake(tcp).await,
-            Some((connector, name)) => {
-                let tls = connector
-                    .connect(name.clone(), tcp)
-                    .await
-                    .map_err(|e| format!("tls {}: {e}", self.addr))?;
-                handshake(tls).await
-            }
-        }
-    }
+    })?;
+    let mix = Mix {
+        good,
+        bad,
+        bad_ratio: a.bad_ratio,
+        password,
+    };
+    let workers = a.common.workers;
+    let (plan, stats) = run(client, Arc::new(mix), limits, workers, a.common.timeout)
+        .await
+        .map_err(Failure::Run)?;
+    Ok(Summary::new("sign-in", &plan, workers, stats))
 }
 
-async fn handshake<T>(io: T) -> Result<SendRequest<Full<Bytes>>, String>
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (send, conn) = http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| format!("http handshake: {e}"))?;
-    tokio::spawn(conn);
-    Ok(send)
+fn client(a: &SignInArgs, api_key: ApiKey) -> Result<Client, ConfigError> {
+    let service = ServiceUrl::parse(&a.url, PlainHttp::Any)?;
+    let mut config = ClientConfig::new(service, &a.tenant, api_key);
+    config.trust = a.ca.clone().map(Trust::CaFile);
+    config.timeout = a.common.timeout;
+    Client::new(config)
 }
 
 /// Who signs in with which password.
-pub(crate) struct Mix {
-    pub(crate) good: UserSet,
-    pub(crate) bad: UserSet,
-    pub(crate) bad_ratio: f64,
+struct Mix {
+    good: UserSet,
+    bad: UserSet,
+    bad_ratio: f64,
+    /// The good users' password.
+    password: Password,
 }
 
 impl Mix {
     /// Request `i`: login, whether the password is the right one, client address.
-    fn pick(&self, i: u64) -> (&str, bool, String) {
+    fn pick(&self, i: u64) -> (&str, bool, IpAddr) {
         let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let unit = (h >> 11) as f64 / (1u64 << 53) as f64;
         if unit < self.bad_ratio {
             // Scattered bad logins from scattered sources: no source is blocked for spraying.
             let (_, login) = self.bad.get(h >> 20);
-            (
-                login,
-                false,
-                format!(
-                    "172.{}.{}.{}",
-                    16 + (h >> 8) % 16,
-                    (h >> 16) % 256,
-                    1 + h % 254
-                ),
-            )
+            let ip = Ipv4Addr::new(
+                172,
+                16 + ((h >> 8) % 16) as u8,
+                ((h >> 16) % 256) as u8,
+                1 + (h % 254) as u8,
+            );
+            (login, false, ip.into())
         } else {
             // Each good user always signs in from its own (familiar) address.
             let (n, login) = self.good.get(i);
-            (
-                login,
-                true,
-                format!("10.{}.{}.{}", (n >> 16) % 256, (n >> 8) % 256, 1 + n % 254),
-            )
+            let ip = Ipv4Addr::new(
+                10,
+                ((n >> 16) % 256) as u8,
+                ((n >> 8) % 256) as u8,
+                1 + (n % 254) as u8,
+            );
+            (login, true, ip.into())
         }
     }
 }
@@ -156,33 +101,41 @@ impl Mix {
 /// Opens one keep-alive connection per worker, then starts the plan's clock and runs the
 /// workers until it ends; returns the plan and what the workers saw. Connection set-up (the
 /// TLS handshakes) is not counted in the latencies or the throughput.
-pub(crate) async fn run(
-    target: Arc<Target>,
+async fn run(
+    client: Client,
     mix: Arc<Mix>,
     limits: Limits,
     workers: usize,
+    timeout: Duration,
 ) -> Result<(Arc<Plan>, Stats), String> {
     let mut opening = Vec::with_capacity(workers);
     for _ in 0..workers {
-        let target = target.clone();
-        opening.push(tokio::spawn(async move { target.connect().await }));
+        let mut conn = client.connection();
+        opening.push(tokio::spawn(
+            async move { conn.connect().await.map(|()| conn) },
+        ));
     }
     let mut conns = Vec::with_capacity(workers);
     for task in opening {
-        let open = tokio::time::timeout(target.timeout, task)
+        match task
             .await
-            .map_err(|_| format!("connect {}: timed out", target.addr))?;
-        conns.push(open.map_err(|e| format!("connect task failed: {e}"))??);
+            .map_err(|e| format!("connect task failed: {e}"))?
+        {
+            Ok(conn) => conns.push(conn),
+            Err(ClientError::Timeout { .. }) => {
+                return Err(format!("connect {}: timed out", client.authority()));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
     }
     let plan = Arc::new(Plan::new(limits));
     let progress = plan.progress();
     let mut tasks = Vec::with_capacity(workers);
     for conn in conns {
-        let (target, mix, plan) = (target.clone(), mix.clone(), plan.clone());
-        tasks.push(tokio::spawn(worker(target, mix, plan, conn)));
+        tasks.push(tokio::spawn(worker(mix.clone(), plan.clone(), conn)));
     }
     let mut all = Stats::new()?;
-    let hard_stop = plan.deadline() + target.timeout + Duration::from_secs(5);
+    let hard_stop = plan.deadline() + timeout + Duration::from_secs(5);
     for task in tasks {
         match tokio::time::timeout_at(hard_stop, task).await {
             Ok(Ok(stats)) => all.merge(stats?),
@@ -196,42 +149,35 @@ pub(crate) async fn run(
     Ok((plan, all))
 }
 
-async fn worker(
-    target: Arc<Target>,
-    mix: Arc<Mix>,
-    plan: Arc<Plan>,
-    conn: SendRequest<Full<Bytes>>,
-) -> Result<Stats, String> {
+async fn worker(mix: Arc<Mix>, plan: Arc<Plan>, mut conn: Connection) -> Result<Stats, String> {
     let mut stats = Stats::new()?;
-    // After an error the connection is dropped and the next request opens a new one.
-    let mut conn = Some(conn);
     while let Some((i, due)) = plan.take() {
         tokio::time::sleep_until(due).await;
         let (login, good, client_ip) = mix.pick(i);
-        let body = serde_json::json!({
-            "login": login,
-            "password": if good { target.password.clone() } else { format!("wrong-{i}") },
-            "client_ip": client_ip,
-        })
-        .to_string();
-        let outcome = timeout(target.timeout, send(&target, &mut conn, body)).await;
+        let wrong;
+        let password = if good {
+            &mix.password
+        } else {
+            wrong = Password::new(format!("wrong-{i}"));
+            &wrong
+        };
+        // The client's timeout (`--timeout`) covers a reconnection too.
+        let outcome = conn.sign_in(&SignIn::new(login, password, client_ip)).await;
         let latency = Instant::now() - due;
         match outcome {
-            Ok(Ok(verdict)) => {
+            Ok(answer) => {
+                let verdict = answer.verdict.as_str();
                 let expected = if good {
                     verdict == "success"
                 } else {
                     verdict == "invalid_credentials" || verdict == "account_locked"
                 };
-                stats.verdict(latency, &verdict, expected);
+                stats.verdict(latency, verdict, expected);
             }
-            Ok(Err(kind)) => {
-                conn = None;
-                stats.error(latency, kind);
-            }
-            Err(_) => {
-                conn = None;
-                stats.error(latency, "client_timeout".into());
+            Err(e) => {
+                // After any error the next request opens a new connection.
+                conn.close();
+                stats.error(latency, error_kind(&e));
             }
         }
         plan.finished();
@@ -239,50 +185,75 @@ async fn worker(
     Ok(stats)
 }
 
-/// One sign-in; the verdict, or an error kind (`http_504:timeout`, `connect`, ...).
-async fn send(
-    target: &Target,
-    conn: &mut Option<SendRequest<Full<Bytes>>>,
-    body: String,
-) -> Result<String, String> {
-    let sender = match conn {
-        Some(c) if !c.is_closed() => c,
-        _ => conn.insert(target.connect().await.map_err(|e| {
+/// The error's key in the summary: `connect`, `client_timeout`, `http_io`,
+/// `http_<status>:<code>[:<agent error>]`, `http_<status>:not_json`, ...
+fn error_kind(e: &ClientError) -> String {
+    match e {
+        ClientError::Connect { .. } | ClientError::Tls { .. } | ClientError::PinMismatch { .. } => {
             eprintln!("pta-load: {e}");
             "connect".to_owned()
-        })?),
-    };
-    sender.ready().await.map_err(|_| "http_io".to_owned())?;
-    let request = hyper::Request::post(target.path.as_str())
-        .header(hyper::header::HOST, target.host.as_str())
-        .header(hyper::header::AUTHORIZATION, target.authorization.as_str())
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|_| "request".to_owned())?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|_| "http_io".to_owned())?;
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|_| "http_io".to_owned())?
-        .to_bytes();
-    let json: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|_| format!("http_{status}:not_json"))?;
-    if status == 200 {
-        json.get("verdict")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-            .ok_or_else(|| "http_200:no_verdict".to_owned())
-    } else {
-        let code = json.get("error").and_then(|v| v.as_str()).unwrap_or("?");
-        let detail = json.get("agent_error").and_then(|v| v.as_str());
-        Err(match detail {
-            Some(d) => format!("http_{status}:{code}:{d}"),
-            None => format!("http_{status}:{code}"),
-        })
+        }
+        ClientError::Timeout { .. } => "client_timeout".to_owned(),
+        ClientError::Status { status, body } => {
+            let code = body.code.as_deref().unwrap_or("?");
+            match &body.agent_error {
+                Some(d) => format!("http_{status}:{code}:{d}"),
+                None => format!("http_{status}:{code}"),
+            }
+        }
+        ClientError::Malformed { status, kind } => format!("http_{status}:{}", kind.name()),
+        _ => "http_io".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mix_keeps_its_addresses_and_ratio() {
+        let mix = Mix {
+            good: UserSet::parse("good{0..9}").unwrap(),
+            bad: UserSet::parse("bad{0..9}").unwrap(),
+            bad_ratio: 0.25,
+            password: Password::new("pw"),
+        };
+        let mut bad = 0;
+        for i in 0..4000 {
+            let (login, good, ip) = mix.pick(i);
+            let IpAddr::V4(ip) = ip else { panic!("{ip}") };
+            let [a, b, _, d] = ip.octets();
+            if good {
+                assert!(login.starts_with("good"));
+                assert_eq!(a, 10);
+                // Good user n always comes from the same address (10 good logins).
+                let (_, again, same) = mix.pick(i + 10);
+                assert!(!again || same == IpAddr::V4(ip), "familiar address");
+            } else {
+                bad += 1;
+                assert!(login.starts_with("bad"));
+                assert_eq!(a, 172);
+                assert!((16..32).contains(&b));
+            }
+            assert!((1..=254).contains(&d));
+        }
+        assert!((800..1200).contains(&bad), "{bad}");
+    }
+
+    #[test]
+    fn error_kinds_name_the_status_and_code() {
+        let e = ClientError::Timeout {
+            after: Duration::from_secs(1),
+        };
+        assert_eq!(error_kind(&e), "client_timeout");
+        let answer = br#"{"error":"agent_error","message":"m","agent_error":"timeout"}"#;
+        let e = pta_client::parse_answer(502, answer).unwrap_err();
+        assert_eq!(error_kind(&e), "http_502:agent_error:timeout");
+        let e = pta_client::parse_answer(503, b"{}").unwrap_err();
+        assert_eq!(error_kind(&e), "http_503:?");
+        let e = pta_client::parse_answer(502, b"<html>").unwrap_err();
+        assert_eq!(error_kind(&e), "http_502:not_json");
+        let e = pta_client::parse_answer(200, b"{}").unwrap_err();
+        assert_eq!(error_kind(&e), "http_200:no_verdict");
     }
 }

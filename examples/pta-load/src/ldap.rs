@@ -9,12 +9,30 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio::time::{Instant, timeout};
 
+use crate::Failure;
+use crate::args::{RawLdapArgs, secret_env};
 use crate::plan::{Limits, Plan};
-use crate::report::Stats;
+use crate::report::{Stats, Summary};
 use crate::users::UserSet;
 
+/// The `raw-ldap` command: simple binds of `--users` with `PTA_LOAD_PASSWORD`.
+pub(crate) async fn raw_ldap(a: &RawLdapArgs, limits: Limits) -> Result<Summary, Failure> {
+    let users = UserSet::parse(&a.users).map_err(Failure::Usage)?;
+    let target = Target::new(
+        &a.url,
+        a.ca.as_deref(),
+        secret_env("PTA_LOAD_PASSWORD")?,
+        a.common.timeout,
+    )
+    .map_err(Failure::Usage)?;
+    let (plan, stats) = run(Arc::new(target), Arc::new(users), limits, a.common.workers)
+        .await
+        .map_err(Failure::Run)?;
+    Ok(Summary::new("raw-ldap", &plan, a.common.workers, stats))
+}
+
 /// The directory and how to reach it.
-pub(crate) struct Target {
+struct Target {
     url: String,
     tls: Option<Arc<rustls::ClientConfig>>,
     starttls: bool,
@@ -23,7 +41,7 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    pub(crate) fn new(
+    fn new(
         url: &str,
         ca: Option<&Path>,
         password: String,
@@ -81,7 +99,7 @@ impl Target {
 
 /// Opens one connection per worker, then starts the plan's clock and runs the workers until
 /// it ends; returns the plan and what the workers saw.
-pub(crate) async fn run(
+async fn run(
     target: Arc<Target>,
     users: Arc<UserSet>,
     limits: Limits,
