@@ -15,8 +15,6 @@ use crate::{
     Revocation, RevocationReason, ServiceError, Store, TenantId, TokenRecord,
 };
 
-use super::ServiceCa;
-
 /// The pta-cert settings of the service CA.
 fn service_ca_config() -> AuthorityConfig {
     let mut config = AuthorityConfig::for_tenant("pta-service");
@@ -200,4 +198,71 @@ pub(crate) async fn revoke(
         .with_agent(record.id);
     store.append_audit(&[event]).await?;
     Ok(true)
+}
+
+/// The deployment's service CA (issues the service's TLS server certificates; agents pin its
+/// SHA-256 from the join token).
+#[derive(Clone, Debug)]
+pub struct ServiceCa {
+    /// The CA certificate, DER.
+    pub certificate_der: Vec<u8>,
+    /// The CA (key and certificate), for issuing server certificates.
+    authority: Arc<pta_cert::Authority>,
+}
+
+impl ServiceCa {
+    /// What join tokens pin.
+    pub fn fingerprint(&self) -> crate::CaFingerprint {
+        crate::CaFingerprint::of_certificate(&self.certificate_der)
+    }
+}
+
+/// Loads the service CA from the store, creating it (self-signed, `key_size`) on first use;
+/// of concurrent creators (several processes on one store) exactly one wins and all return it.
+/// Used by `Service::start` and by offline admin commands.
+///
+/// # Errors
+///
+/// [`ServiceError::Authority`] (key generation, a stored CA that does not load),
+/// [`StoreError::Corrupt`], or the store's error.
+pub async fn load_or_create_service_ca(
+    store: &dyn Store,
+    key_size: KeySize,
+    now: u64,
+) -> Result<ServiceCa, ServiceError> {
+    load_or_create(store, key_size, now).await
+}
+
+/// Creates a one-time registration token for `tenant` (stored hashed, audited as
+/// TokenCreated) and returns its printed form `pta1.<token>.<service CA sha256>`. Used by
+/// `Service::create_token` and by offline admin commands.
+///
+/// # Errors
+///
+/// [`StoreError::UnknownTenant`], [`ServiceError::InvalidConfig`] for a zero lifetime,
+/// [`ServiceError::Random`], or the store's error.
+pub async fn create_join_token(
+    store: &dyn Store,
+    service_ca: &ServiceCa,
+    tenant: &TenantId,
+    lifetime_ms: u64,
+    now: u64,
+) -> Result<Zeroizing<String>, ServiceError> {
+    create_token(store, service_ca, tenant, lifetime_ms, now).await
+}
+
+/// Revokes an agent's current certificate in the store (registry status Revoked, CRL entry,
+/// audit Revocation). A running service applies it within about a second (it polls the store)
+/// and closes the agent's connections. Returns false if it was already revoked. Used by
+/// `Service::revoke_agent` and by offline admin commands.
+///
+/// # Errors
+///
+/// [`StoreError::UnknownAgent`] or the store's error.
+pub async fn revoke_agent_in_store(
+    store: &dyn Store,
+    agent: &AgentId,
+    now: u64,
+) -> Result<bool, ServiceError> {
+    revoke(store, agent, now).await
 }

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
-use der::{Decode, Encode};
 use pta_envelope::{AwsLcRsaRecipient, KeyId};
 use pta_wire::{CloseReason, RequestId, ServiceEvent, ServiceSession, ServiceState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,11 +15,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::{AgentId, AgentRecord, AgentSeen, AgentStatus, SourceChange, TenantId};
+use crate::{AgentSeen, AgentStatus, SourceChange};
 
-use super::dispatch::{Command, ConnHandle, ConnReply};
+use super::registry::{Admitted, Command, ConnHandle, ConnReply, admit};
 use super::service::Inner;
-use super::trust::normalise_serial;
 
 /// Bytes read from a connection at a time.
 const READ_BUF: usize = 16 * 1024;
@@ -38,10 +36,10 @@ pub(crate) async fn accept_loop(
                 Ok((tcp, peer)) => {
                     let inner = Arc::clone(&inner);
                     let shutdown = shutdown.clone();
-                    inner.conn_started();
+                    inner.registry.conn_started();
                     tokio::spawn(async move {
                         connection(&inner, tcp, peer, shutdown).await;
-                        inner.conn_finished();
+                        inner.registry.conn_finished();
                     });
                 }
                 Err(e) => {
@@ -54,25 +52,6 @@ pub(crate) async fn accept_loop(
     tracing::info!("agent listener stopped");
 }
 
-/// What the registry check established about a connection.
-struct Admitted {
-    agent: AgentId,
-    tenant: TenantId,
-    record: AgentRecord,
-    serial: Vec<u8>,
-    spki: Vec<u8>,
-    leaf: Vec<u8>,
-}
-
-/// The serial (normalised) and SubjectPublicKeyInfo (DER) of a certificate.
-pub(crate) fn certificate_facts(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    let cert = x509_cert::Certificate::from_der(der).ok()?;
-    let tbs = cert.tbs_certificate();
-    let serial = normalise_serial(tbs.serial_number().as_bytes());
-    let spki = tbs.subject_public_key_info().to_der().ok()?;
-    Some((serial, spki))
-}
-
 async fn connection(
     inner: &Arc<Inner>,
     tcp: TcpStream,
@@ -82,7 +61,7 @@ async fn connection(
     let started = Instant::now();
     let budget = Duration::from_millis(inner.options.wire.handshake_timeout_ms);
     let _ = tcp.set_nodelay(true);
-    let Some(config) = inner.listener_config() else {
+    let Some(config) = inner.registry.listener_config() else {
         tracing::info!(%peer, "agent connection refused: no tenant exists yet");
         return;
     };
@@ -111,61 +90,6 @@ async fn connection(
     };
     let left = budget.saturating_sub(started.elapsed());
     run_session(inner, tls, peer, admitted, left, shutdown).await;
-}
-
-/// Identifies the agent from its verified certificate and checks the registry: known, same
-/// tenant, not revoked, certificate serial not revoked.
-async fn admit(inner: &Inner, tls: &TlsStream<TcpStream>) -> Result<Admitted, &'static str> {
-    let (_, conn) = tls.get_ref();
-    // rustls refuses a client that offers only other protocols; one that offers none gets
-    // here without ALPN.
-    if conn.alpn_protocol() != Some(pta_cert::ALPN_PTA1) {
-        return Err("ALPN pta/1 not negotiated");
-    }
-    let (agent, tenant) = {
-        let trust = inner.trust.read().unwrap_or_else(PoisonError::into_inner);
-        trust
-            .identify(conn)
-            .map_err(|_| "certificate does not identify an agent of its issuing tenant")?
-    };
-    let leaf = conn
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .map(|c| c.to_vec())
-        .ok_or("no client certificate")?;
-    let (serial, spki) = certificate_facts(&leaf).ok_or("unreadable client certificate")?;
-    let revoked_here = inner
-        .trust
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .is_revoked(&tenant, &serial);
-    if revoked_here {
-        return Err("certificate revoked");
-    }
-    let record = match inner.store.agent(&agent).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return Err("unknown agent"),
-        Err(_) => return Err("registry unavailable"),
-    };
-    if record.tenant != tenant {
-        return Err("agent registered for another tenant");
-    }
-    if record.status == AgentStatus::Revoked {
-        return Err("agent revoked");
-    }
-    match inner.store.is_revoked(&tenant, &serial).await {
-        Ok(false) => {}
-        Ok(true) => return Err("certificate revoked"),
-        Err(_) => return Err("registry unavailable"),
-    }
-    Ok(Admitted {
-        agent,
-        tenant,
-        record,
-        serial,
-        spki,
-        leaf,
-    })
 }
 
 /// The per-connection state the event handlers need.
@@ -277,7 +201,7 @@ async fn run_session(
         }
     }
     if let Some(h) = c.handle.take() {
-        inner.dispatcher.remove(&h.tenant, h.id);
+        inner.registry.dispatcher.remove(&h.tenant, h.id);
     }
     for (_, reply) in c.pending.drain() {
         let _ = reply.send(ConnReply::Aborted);
@@ -319,7 +243,7 @@ impl Conn<'_> {
         let Some(h) = &self.handle else {
             return;
         };
-        if !self.inner.seen_write_due(&h.agent) {
+        if !self.inner.registry.seen_write_due(&h.agent) {
             return;
         }
         let inner = Arc::clone(self.inner);
@@ -426,7 +350,7 @@ impl Conn<'_> {
                 error,
             } => {
                 if let Some(h) = &self.handle {
-                    self.inner.dispatcher.remove(&h.tenant, h.id);
+                    self.inner.registry.dispatcher.remove(&h.tenant, h.id);
                 }
                 if matches!(error, Some(pta_wire::Error::UnknownRequestId)) {
                     self.inner
@@ -478,7 +402,7 @@ impl Conn<'_> {
         if let Err(e) = inner.store.record_seen(&a.agent, &seen).await {
             tracing::warn!(agent = %a.agent, error = %e, "could not record agent connection");
         }
-        let _ = inner.seen_write_due(&a.agent);
+        let _ = inner.registry.seen_write_due(&a.agent);
         if a.record.status == AgentStatus::Inactive
             && let Err(e) = inner
                 .store
@@ -488,7 +412,7 @@ impl Conn<'_> {
             tracing::warn!(agent = %a.agent, error = %e, "could not mark agent active");
         }
         let handle = Arc::new(ConnHandle {
-            id: inner.next_conn_id.fetch_add(1, Ordering::Relaxed),
+            id: inner.registry.next_conn_id(),
             agent: a.agent,
             tenant: a.tenant,
             serial: a.serial.clone(),
@@ -502,14 +426,15 @@ impl Conn<'_> {
         });
         // Listed first, checked second: a revocation applied meanwhile either sees the handle
         // (and closes it) or is seen here.
-        inner.dispatcher.add(Arc::clone(&handle));
+        inner.registry.dispatcher.add(Arc::clone(&handle));
         let revoked = inner
+            .registry
             .trust
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .is_revoked(&a.tenant, &a.serial);
         if revoked {
-            inner.dispatcher.remove(&a.tenant, handle.id);
+            inner.registry.dispatcher.remove(&a.tenant, handle.id);
             self.session.close(inner.mono(), CloseReason::Revoked);
             return;
         }

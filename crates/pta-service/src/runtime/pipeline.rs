@@ -1,5 +1,4 @@
-//! The sign-in pipeline (validate, lockout, pick, seal, send, verify, record, audit) and
-//! renewal over a session.
+//! The sign-in pipeline: validate, lockout, pick, seal, send, verify, record, audit.
 
 use std::net::IpAddr;
 use std::sync::PoisonError;
@@ -8,18 +7,15 @@ use std::time::{Duration, Instant};
 use pta_envelope::{MAX_SECRET, Reply, Sealed};
 use pta_lockout::{Decision, Location, Source};
 use pta_wire::{
-    ErrorCode, Operation, Outcome, RenewResult, RequestId, SignInRequest, Verdict,
-    envelope_binding, warnings_mac_input,
+    ErrorCode, Operation, Outcome, RequestId, SignInRequest, Verdict, envelope_binding,
+    warnings_mac_input,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use crate::{
-    AgentId, AgentStatus, AuditError, AuditEvent, AuditKind, AuditOutcome, AuditVerdict, TenantId,
-};
+use crate::{AgentId, AuditError, AuditEvent, AuditKind, AuditOutcome, AuditVerdict, TenantId};
 
-use super::conn::certificate_facts;
-use super::dispatch::{Command, ConnReply, Lease};
+use super::registry::{Command, ConnReply, Lease};
 use super::service::Inner;
 use super::{ClientContext, DecidedBy, Password, SignInError, SignInResult};
 
@@ -254,7 +250,7 @@ impl Inner {
         if password.expose().len() > MAX_SECRET {
             return Err(SignInError::InvalidRequest("password too long"));
         }
-        if !self.knows_tenant(tenant) {
+        if !self.registry.knows_tenant(tenant) {
             return Err(SignInError::UnknownTenant);
         }
         let attempt = self.lockout.attempt(
@@ -297,6 +293,7 @@ impl Inner {
         let mut lost: Option<Lease> = None;
         for _attempt in 0..2 {
             let lease = self
+                .registry
                 .dispatcher
                 .pick_within(tenant, lost.as_ref().map(|l| l.0.as_ref()), wait_until)
                 .await
@@ -432,100 +429,6 @@ impl Inner {
             }
             return Err(SignInError::Agent(code));
         }
-    }
-
-    /// Renews an agent's certificate from a CSR received over its session.
-    pub(crate) async fn renew(
-        &self,
-        agent: AgentId,
-        tenant: TenantId,
-        presented_leaf: &[u8],
-        csr: &[u8],
-        source: IpAddr,
-    ) -> RenewResult {
-        let now = self.now();
-        let result = self
-            .try_renew(agent, tenant, presented_leaf, csr, now)
-            .await;
-        let (outcome, label, answer) = match result {
-            Ok(chain) => (AuditOutcome::Ok, "ok", RenewResult::Chain(chain)),
-            Err((audit, label)) => (
-                AuditOutcome::Error(audit),
-                label,
-                RenewResult::Error(ErrorCode::RenewRefused),
-            ),
-        };
-        self.metrics.renewal(label);
-        tracing::info!(%agent, %tenant, result = label, "certificate renewal");
-        self.audit(
-            AuditEvent::new(now, AuditKind::Renewal, outcome)
-                .with_tenant(tenant)
-                .with_agent(agent)
-                .with_source(source),
-        );
-        answer
-    }
-
-    async fn try_renew(
-        &self,
-        agent: AgentId,
-        tenant: TenantId,
-        presented_leaf: &[u8],
-        csr: &[u8],
-        now: u64,
-    ) -> Result<Vec<Vec<u8>>, (AuditError, &'static str)> {
-        let refused = |e| (e, "refused");
-        let record = match self.store.agent(&agent).await {
-            Ok(Some(r)) if r.tenant == tenant => r,
-            Ok(_) => return Err(refused(AuditError::BadRequest)),
-            Err(_) => return Err((AuditError::Internal, "failed")),
-        };
-        let (serial, _) =
-            certificate_facts(presented_leaf).ok_or(refused(AuditError::BadRequest))?;
-        let revoked_serial = self
-            .trust
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_revoked(&tenant, &serial);
-        let revoked_in_store = self
-            .store
-            .is_revoked(&tenant, &serial)
-            .await
-            .map_err(|_| (AuditError::Internal, "failed"))?;
-        if record.status == AgentStatus::Revoked || revoked_serial || revoked_in_store {
-            return Err(refused(AuditError::Revoked));
-        }
-        let validity = pta_cert::CertValidity::from_certificate_der(presented_leaf)
-            .map_err(|_| refused(AuditError::BadRequest))?;
-        let when =
-            crate::registration::system_time(now).map_err(|_| refused(AuditError::Internal))?;
-        if validity.not_after <= when {
-            return Err(refused(AuditError::BadRequest));
-        }
-        let verified = pta_cert::Csr::from_der(csr)
-            .and_then(|c| c.verify())
-            .map_err(|_| refused(AuditError::BadRequest))?;
-        let public_key = verified
-            .public_key_der()
-            .map_err(|_| refused(AuditError::BadRequest))?;
-        let authority = self
-            .trust
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .tenants
-            .get(&tenant)
-            .map(|t| std::sync::Arc::clone(&t.authority))
-            .ok_or((AuditError::Internal, "failed"))?;
-        let issued = authority
-            .issue_agent_verified(&verified, &agent.to_string(), when)
-            .map_err(|_| (AuditError::Internal, "failed"))?;
-        self.store
-            .set_certificate(&agent, issued.serial.as_bytes(), &public_key)
-            .await
-            .map_err(|_| (AuditError::Internal, "failed"))?;
-        let mut chain: Vec<Vec<u8>> = issued.chain.iter().map(|c| c.to_vec()).collect();
-        chain.extend(authority.chain().iter().map(|c| c.to_vec()));
-        Ok(chain)
     }
 }
 

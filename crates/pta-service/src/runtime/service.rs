@@ -1,40 +1,329 @@
-//! The shared state of a running service, its start-up, store polling, sweep and shutdown.
+//! The running service: the public [`Service`] handle, the state its tasks share
+//! ([`Inner`]), start-up, the background maintenance loop and shutdown.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use pta_envelope::{Sealer, SealerConfig};
 use pta_lockout::UserKey;
-use pta_wire::CloseReason;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use zeroize::Zeroizing;
 
 use crate::StoreError;
 use crate::{
-    AgentId, AuditEvent, AuditKind, AuditOutcome, ServiceError, Store, Tenant, TenantId, Transition,
+    AgentId, AgentRecord, AuditEvent, Registration, ServiceError, Store, Tenant, TenantId,
 };
 
 use super::admin::{self, ServerIdentity};
+use super::admin::{ServiceCa, create_join_token, revoke_agent_in_store};
 use super::audit_log::{self, AuditMsg};
-use super::dispatch::Dispatcher;
 use super::lockout::Lockout;
 use super::metrics::Metrics;
-use super::trust::{TenantState, TrustSet, make_crl, normalise_serial};
-use super::{Clock, ServiceCa, ServiceOptions};
-
-/// A CRL is signed again when it is this old (it is valid for the authority's CRL lifetime,
-/// 7 days by default).
-const CRL_REFRESH_MS: u64 = 24 * 60 * 60 * 1_000;
+use super::registry::Registry;
+use super::sign_in::{ClientContext, Password, SignInError, SignInResult};
+use super::{Clock, ServiceOptions};
 
 /// Expired registration tokens are kept this long (for the admin to see), then pruned.
 const TOKEN_KEEP_MS: u64 = 24 * 60 * 60 * 1_000;
 
 /// How long shutdown waits for connection tasks to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// An agent as the admin sees it: its record and its live connections.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct AgentView {
+    /// The stored record.
+    pub record: AgentRecord,
+    /// Live connections now.
+    pub connections: u32,
+}
+
+/// The running service. Cheap to clone.
+///
+/// Every method may be called from any task. Times come from the [`Clock`] given to
+/// [`start`](Self::start) (Unix ms); the TLS layer (rustls) checks certificate and CRL validity
+/// against the system clock, so a [`ManualClock`] must stay near the real time while agents
+/// connect.
+///
+/// Dropping the last clone signals shutdown (the listener stops, sessions close with
+/// `ShuttingDown`, the audit queue drains in the background); call
+/// [`shutdown`](Self::shutdown) to wait for it.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+    _stop_on_drop: Arc<StopOnDrop>,
+}
+
+/// Signals shutdown when the last [`Service`] clone goes away.
+struct StopOnDrop(std::sync::Weak<Inner>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.shutdown.send_replace(true);
+        }
+    }
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("agent_addr", &self.inner.agent_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// Starts the service: loads or creates the service CA (with
+    /// [`load_or_create_service_ca`]), issues the TLS server certificate for
+    /// `options.server_names`, loads every tenant's CA and builds its CRL, binds the agent
+    /// listener on `options.agent_listen` and starts the background tasks.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::InvalidConfig`] (a bad option, a listener that cannot bind),
+    /// [`ServiceError::Authority`] (CA or certificate failure), or the store's error.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        options: ServiceOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ServiceError> {
+        let inner = Inner::start(store, options, clock).await?;
+        Ok(Self {
+            _stop_on_drop: Arc::new(StopOnDrop(Arc::downgrade(&inner))),
+            inner,
+        })
+    }
+
+    /// The agent listener's bound address.
+    pub fn agent_addr(&self) -> SocketAddr {
+        self.inner.agent_addr
+    }
+
+    /// The store the service runs on.
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.inner.store)
+    }
+
+    /// The service CA certificate, DER (join tokens pin its SHA-256).
+    pub fn service_ca_der(&self) -> Vec<u8> {
+        self.inner.service_ca.certificate_der.clone()
+    }
+
+    /// The service CA.
+    pub fn service_ca(&self) -> &ServiceCa {
+        &self.inner.service_ca
+    }
+
+    /// The rustls config for the HTTPS listeners (registration endpoint, APIs): TLS 1.3, no
+    /// client authentication, ALPN `h2` and `http/1.1`, chain = [server certificate, service
+    /// CA].
+    pub fn https_server_config(&self) -> Arc<rustls::ServerConfig> {
+        Arc::clone(&self.inner.https)
+    }
+
+    /// Creates a tenant with its CA ([`Registrar::create_tenant`]) and adds the CA to the
+    /// listener's trust set (new connections use it).
+    ///
+    /// # Errors
+    ///
+    /// As [`Registrar::create_tenant`].
+    pub async fn create_tenant(&self, name: &str) -> Result<Tenant, ServiceError> {
+        self.inner.create_tenant(name).await
+    }
+
+    /// Creates a one-time join token for `tenant` (default lifetime one hour) and returns its
+    /// printed form; see [`create_join_token`].
+    ///
+    /// # Errors
+    ///
+    /// As [`create_join_token`].
+    pub async fn create_token(
+        &self,
+        tenant: &TenantId,
+        lifetime_ms: Option<u64>,
+    ) -> Result<Zeroizing<String>, ServiceError> {
+        let lifetime = lifetime_ms.unwrap_or(crate::DEFAULT_TOKEN_LIFETIME_MS);
+        create_join_token(
+            self.inner.store.as_ref(),
+            &self.inner.service_ca,
+            tenant,
+            lifetime,
+            self.inner.now(),
+        )
+        .await
+    }
+
+    /// Registers an agent ([`Registrar::register`] with a PEM CSR) and returns the
+    /// registration with the endpoints the agent should connect to.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registrar::register`].
+    pub async fn register(
+        &self,
+        token: &str,
+        csr_pem: &str,
+        source: IpAddr,
+        software_version: &str,
+    ) -> Result<(Registration, Vec<String>), ServiceError> {
+        let registration = self
+            .inner
+            .options
+            .registrar
+            .register(
+                self.inner.store.as_ref(),
+                token,
+                crate::CsrInput::Pem(csr_pem),
+                source,
+                software_version,
+                self.inner.now(),
+            )
+            .await?;
+        tracing::info!(
+            agent = %registration.agent_id,
+            tenant = %registration.tenant,
+            %source,
+            "agent registered"
+        );
+        Ok((registration, self.inner.endpoints.clone()))
+    }
+
+    /// Checks a user's password through one of the tenant's agents: lockout, seal, dispatch,
+    /// verdict (see the crate docs for the pipeline).
+    ///
+    /// # Errors
+    ///
+    /// [`SignInError`]: no verdict was reached; never a statement about the credentials.
+    pub async fn sign_in(
+        &self,
+        tenant: &TenantId,
+        login: &str,
+        password: Password,
+        context: ClientContext,
+    ) -> Result<SignInResult, SignInError> {
+        self.inner.sign_in(tenant, login, password, context).await
+    }
+
+    /// Revokes an agent ([`revoke_agent_in_store`]), regenerates its tenant's CRL and closes
+    /// its live connections with `CloseReason::Revoked`. Returns false if it was already
+    /// revoked.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownAgent`] or the store's error.
+    pub async fn revoke_agent(&self, agent: &AgentId) -> Result<bool, ServiceError> {
+        let revoked =
+            revoke_agent_in_store(self.inner.store.as_ref(), agent, self.inner.now()).await?;
+        self.inner.apply_store_changes().await?;
+        Ok(revoked)
+    }
+
+    /// A tenant's agents with their live connection counts.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownTenant`] or the store's error.
+    pub async fn agents(&self, tenant: &TenantId) -> Result<Vec<AgentView>, ServiceError> {
+        if self.inner.store.tenant(tenant).await?.is_none() {
+            return Err(ServiceError::Store(StoreError::UnknownTenant));
+        }
+        let records = self.inner.store.agents(tenant).await?;
+        Ok(records
+            .into_iter()
+            .map(|record| AgentView {
+                connections: self.inner.registry.dispatcher.connections_of(&record.id),
+                record,
+            })
+            .collect())
+    }
+
+    /// The tenant's current CRL, DER (signed again on every revocation, and daily; changes
+    /// made by another process show up within `store_poll_interval`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownTenant`].
+    pub async fn crl_der(&self, tenant: &TenantId) -> Result<Vec<u8>, ServiceError> {
+        self.inner.registry.crl_der(tenant)
+    }
+
+    /// The loaded tenant named by `key` (its id or its name), from memory.
+    pub(crate) fn loaded_tenant(&self, key: &str) -> Option<TenantId> {
+        self.inner.registry.loaded_tenant(key)
+    }
+
+    /// A user's lockout state.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownTenant`].
+    pub async fn lockout_status(
+        &self,
+        tenant: &TenantId,
+        login: &str,
+    ) -> Result<pta_lockout::UserStatus, ServiceError> {
+        let user = self.inner.user_key(tenant, login)?;
+        self.inner.lockout.user_status(self.inner.now(), user).await
+    }
+
+    /// Lifts a user's cloud lockout. Returns whether anything was locked or counted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownTenant`].
+    pub async fn unlock_user(&self, tenant: &TenantId, login: &str) -> Result<bool, ServiceError> {
+        let user = self.inner.user_key(tenant, login)?;
+        self.inner.lockout.unlock_user(user).await
+    }
+
+    /// Lifts a source address's spray block. Returns whether it was tracked.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::Lockout`] when the lockout store fails.
+    pub async fn unblock_source(&self, source: IpAddr) -> Result<bool, ServiceError> {
+        self.inner
+            .lockout
+            .unblock_source(pta_lockout::Source::from_ip(source))
+            .await
+    }
+
+    /// The metrics in the Prometheus text exposition format.
+    pub fn metrics_text(&self) -> String {
+        self.inner
+            .metrics
+            .render(&self.inner.registry.dispatcher.connected_agents())
+    }
+
+    /// Applies the status policy at the clock's time: agents without a connection become
+    /// inactive (audited `AgentInactive`), then purged and deleted (audited `AgentPurged`); a
+    /// connected agent is active. A background task calls it every `sweep_interval`.
+    ///
+    /// # Errors
+    ///
+    /// The store's error (the sweep stops at the first one; the next sweep resumes).
+    pub async fn sweep(&self) -> Result<(), ServiceError> {
+        self.inner.sweep().await
+    }
+
+    /// Waits until every audit event queued so far is in the store.
+    pub async fn flush_audit(&self) {
+        self.inner.flush_audit().await;
+    }
+
+    /// Stops accepting agent connections, closes every session with
+    /// `CloseReason::ShuttingDown`, stops the background tasks and flushes the audit queue.
+    /// Idempotent.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown().await;
+    }
+}
 
 /// Everything the tasks of one service share.
 pub(crate) struct Inner {
@@ -48,10 +337,7 @@ pub(crate) struct Inner {
     pub(crate) https: Arc<rustls::ServerConfig>,
     pub(crate) agent_addr: SocketAddr,
     pub(crate) endpoints: Vec<String>,
-    pub(crate) trust: RwLock<TrustSet>,
-    /// Serialises reloads of the trust set from the store.
-    reload: tokio::sync::Mutex<()>,
-    pub(crate) dispatcher: Dispatcher,
+    pub(crate) registry: Registry,
     pub(crate) sealer: Mutex<Sealer>,
     pub(crate) lockout: Lockout,
     pub(crate) metrics: Arc<Metrics>,
@@ -59,13 +345,6 @@ pub(crate) struct Inner {
     audit_writer: Mutex<Option<JoinHandle<()>>>,
     pub(crate) shutdown: watch::Sender<bool>,
     background: Mutex<Vec<JoinHandle<()>>>,
-    /// Connection tasks alive, and a wake-up when one ends.
-    live_conns: AtomicUsize,
-    conn_ended: Notify,
-    pub(crate) next_conn_id: AtomicU64,
-    /// When each agent's last-seen record was last written (heartbeats write at most every
-    /// `seen_write_interval` per agent).
-    seen_writes: Mutex<HashMap<AgentId, Instant>>,
 }
 
 fn validate(options: &ServiceOptions) -> Result<(), ServiceError> {
@@ -137,6 +416,7 @@ impl Inner {
             audit_rx,
         ));
         let (shutdown, _) = watch::channel(false);
+        let registry = Registry::new(options.seen_write_interval);
         let inner = Arc::new(Self {
             store,
             options,
@@ -147,9 +427,7 @@ impl Inner {
             https,
             agent_addr,
             endpoints,
-            trust: RwLock::new(TrustSet::default()),
-            reload: tokio::sync::Mutex::new(()),
-            dispatcher: Dispatcher::default(),
+            registry,
             sealer: Mutex::new(Sealer::new(SealerConfig::default())),
             lockout,
             metrics,
@@ -157,10 +435,6 @@ impl Inner {
             audit_writer: Mutex::new(Some(writer)),
             shutdown,
             background: Mutex::new(Vec::new()),
-            live_conns: AtomicUsize::new(0),
-            conn_ended: Notify::new(),
-            next_conn_id: AtomicU64::new(1),
-            seen_writes: Mutex::new(HashMap::new()),
         });
         inner.apply_store_changes().await?;
 
@@ -226,40 +500,6 @@ impl Inner {
         }
     }
 
-    /// Whether a heartbeat of `agent` should write its last-seen record now (and notes it).
-    pub(crate) fn seen_write_due(&self, agent: &AgentId) -> bool {
-        let mut map = self
-            .seen_writes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        match map.get(agent) {
-            Some(last) if now.duration_since(*last) < self.options.seen_write_interval => false,
-            _ => {
-                map.insert(*agent, now);
-                true
-            }
-        }
-    }
-
-    pub(crate) fn conn_started(&self) {
-        self.live_conns.fetch_add(1, Ordering::SeqCst);
-    }
-
-    pub(crate) fn conn_finished(&self) {
-        self.live_conns.fetch_sub(1, Ordering::SeqCst);
-        self.conn_ended.notify_waiters();
-    }
-
-    /// The listener's current rustls config, if any tenant exists.
-    pub(crate) fn listener_config(&self) -> Option<Arc<rustls::ServerConfig>> {
-        self.trust
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .config
-            .clone()
-    }
-
     pub(crate) async fn create_tenant(&self, name: &str) -> Result<Tenant, ServiceError> {
         let tenant = self
             .options
@@ -271,38 +511,9 @@ impl Inner {
         Ok(tenant)
     }
 
-    pub(crate) fn crl_der(&self, tenant: &TenantId) -> Result<Vec<u8>, ServiceError> {
-        let trust = self.trust.read().unwrap_or_else(PoisonError::into_inner);
-        let state = trust
-            .tenants
-            .get(tenant)
-            .ok_or(ServiceError::Store(StoreError::UnknownTenant))?;
-        Ok(state.crl.to_vec())
-    }
-
-    /// The loaded tenant named by `key`, its id or its name, from memory (no store call).
-    /// `None` for a tenant this process has not loaded yet.
-    pub(crate) fn loaded_tenant(&self, key: &str) -> Option<TenantId> {
-        let trust = self.trust.read().unwrap_or_else(PoisonError::into_inner);
-        if let Ok(id) = key.parse::<TenantId>()
-            && trust.tenants.contains_key(&id)
-        {
-            return Some(id);
-        }
-        trust.names.get(key).copied()
-    }
-
-    pub(crate) fn knows_tenant(&self, tenant: &TenantId) -> bool {
-        self.trust
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .tenants
-            .contains_key(tenant)
-    }
-
     /// The lockout key of a user of a loaded tenant.
     pub(crate) fn user_key(&self, tenant: &TenantId, login: &str) -> Result<UserKey, ServiceError> {
-        if !self.knows_tenant(tenant) {
+        if !self.registry.knows_tenant(tenant) {
             return Err(ServiceError::Store(StoreError::UnknownTenant));
         }
         Ok(self.user_key_unchecked(tenant, login))
@@ -312,158 +523,14 @@ impl Inner {
         self.lockout.user_key(tenant, login)
     }
 
-    /// Brings the trust set up to date with the store: tenants created and certificates
-    /// revoked (by this process or another one on the same store), and CRLs about to expire.
-    /// Rebuilds the listener config and closes the connections of revoked certificates.
-    pub(crate) async fn apply_store_changes(&self) -> Result<(), ServiceError> {
-        let _guard = self.reload.lock().await;
-        let now = self.now();
-        let tenants = self.store.tenants().await?;
-        let mut changed = false;
-        let mut newly_revoked: Vec<(TenantId, Vec<u8>, Option<AgentId>)> = Vec::new();
-        for tenant in tenants {
-            match self.refresh_tenant(&tenant, now).await {
-                Ok(Some(revoked)) => {
-                    newly_revoked.extend(revoked);
-                    changed = true;
-                }
-                Ok(None) => {}
-                // One tenant's broken authority or CRL must not stop the others.
-                Err(e) => {
-                    tracing::error!(tenant = %tenant.id, error = %e, "could not load tenant trust")
-                }
-            }
-        }
-        for (tenant, serial, agent) in newly_revoked {
-            let closed = self.dispatcher.close_where(CloseReason::Revoked, |h| {
-                h.tenant == tenant && (h.serial == serial || Some(h.agent) == agent)
-            });
-            if !closed.is_empty() {
-                let mut sealer = self.sealer.lock().unwrap_or_else(PoisonError::into_inner);
-                for key in &closed {
-                    sealer.forget(key);
-                }
-                drop(sealer);
-                tracing::info!(
-                    %tenant,
-                    agent = ?agent.map(|a| a.to_string()),
-                    connections = closed.len(),
-                    "revoked agent disconnected"
-                );
-            }
-        }
-        // New connections get the new trust set and CRLs (revoked ones are also refused by the
-        // registry check, which reads the same trust set and the store).
-        if changed {
-            self.trust
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .rebuild(&self.server)?;
-        }
-        Ok(())
-    }
-
-    /// Loads a tenant new to this process, or signs its CRL again if it has new revocations or
-    /// is due. Returns the newly revoked serials (with their agents) if anything changed.
-    async fn refresh_tenant(
-        &self,
-        record: &Tenant,
-        now: u64,
-    ) -> Result<Option<Vec<(TenantId, Vec<u8>, Option<AgentId>)>>, ServiceError> {
-        let tenant = &record.id;
-        let known = {
-            let trust = self.trust.read().unwrap_or_else(PoisonError::into_inner);
-            trust
-                .tenants
-                .get(tenant)
-                .map(|t| (Arc::clone(&t.authority), t.revoked.clone(), t.crl_made_at))
-        };
-        let revocations = self.store.revocations(tenant).await?;
-        let (authority, revoked, crl_made_at) = match known {
-            Some(k) => k,
-            None => {
-                let authority = self
-                    .options
-                    .registrar
-                    .load_authority(self.store.as_ref(), tenant)
-                    .await?;
-                (Arc::new(authority), Default::default(), 0)
-            }
-        };
-        let fresh: Vec<_> = revocations
-            .iter()
-            .filter(|r| !revoked.contains(&normalise_serial(&r.serial)))
-            .map(|r| (*tenant, normalise_serial(&r.serial), r.agent))
-            .collect();
-        let due = crl_made_at == 0 || now.saturating_sub(crl_made_at) >= CRL_REFRESH_MS;
-        if fresh.is_empty() && !due {
-            return Ok(None);
-        }
-        let crl = make_crl(self.store.as_ref(), tenant, &authority, &revocations, now).await?;
-        let state = TenantState {
-            authority,
-            revoked: revocations
-                .iter()
-                .map(|r| normalise_serial(&r.serial))
-                .collect(),
-            crl,
-            crl_made_at: now,
-        };
-        self.trust
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(*tenant, &record.name, state)?;
-        Ok(Some(fresh))
-    }
-
-    pub(crate) async fn sweep(&self) -> Result<(), ServiceError> {
-        let now = self.now();
-        let policy = self.options.status;
-        for tenant in self.store.tenants().await? {
-            for agent in self.store.agents(&tenant.id).await? {
-                let connected = self.dispatcher.connections_of(&agent.id) > 0;
-                match policy.transition(now, agent.status, agent.last_seen, connected) {
-                    Transition::Keep => {}
-                    Transition::Set(status) => {
-                        self.store.set_agent_status(&agent.id, status).await?;
-                        if status == crate::AgentStatus::Inactive {
-                            tracing::info!(agent = %agent.id, tenant = %tenant.id, "agent inactive");
-                            self.audit(
-                                AuditEvent::new(now, AuditKind::AgentInactive, AuditOutcome::Ok)
-                                    .with_tenant(tenant.id)
-                                    .with_agent(agent.id),
-                            );
-                        }
-                    }
-                    Transition::Purge => {
-                        if self.store.delete_agent(&agent.id).await? {
-                            tracing::info!(agent = %agent.id, tenant = %tenant.id, "agent purged");
-                            self.audit(
-                                AuditEvent::new(now, AuditKind::AgentPurged, AuditOutcome::Ok)
-                                    .with_tenant(tenant.id)
-                                    .with_agent(agent.id),
-                            );
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     pub(crate) async fn shutdown(&self) {
         if self.shutdown.send_replace(true) {
             // Already shut down (or shutting down): wait for the audit writer below anyway.
         }
         // Connection tasks see the flag and close with ShuttingDown; wait for them.
-        let deadline = Instant::now() + SHUTDOWN_GRACE;
-        while self.live_conns.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-            let notified = self.conn_ended.notified();
-            if self.live_conns.load(Ordering::SeqCst) == 0 {
-                break;
-            }
-            let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
-        }
+        self.registry
+            .connections_ended(Instant::now() + SHUTDOWN_GRACE)
+            .await;
         let tasks: Vec<_> = self.tasks().drain(..).collect();
         for t in tasks {
             t.abort();

@@ -10,7 +10,7 @@ use rustls::pki_types::CertificateRevocationListDer;
 use crate::registration::system_time;
 use crate::{Revocation, RevocationReason, ServiceError, Store, TenantId};
 
-use super::admin::ServerIdentity;
+use super::super::admin::ServerIdentity;
 
 /// One tenant as the listener knows it.
 pub(crate) struct TenantState {

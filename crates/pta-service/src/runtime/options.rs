@@ -1,0 +1,89 @@
+//! The settings of a running service.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pta_cert::KeySize;
+
+use crate::{AuditRetention, Registrar, StatusPolicy};
+
+/// Settings of the running service.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ServiceOptions {
+    /// Where the agent listener binds (default 127.0.0.1:0).
+    pub agent_listen: SocketAddr,
+    /// `host:port` addresses agents are told to connect to (default: the bound listener).
+    pub agent_endpoints: Vec<String>,
+    /// DNS names and IP addresses in the service's TLS certificate (default `localhost`,
+    /// `127.0.0.1`).
+    pub server_names: Vec<String>,
+    /// Sign-in deadline (default 10 s).
+    pub sign_in_deadline: Duration,
+    /// Most requests outstanding on one agent connection (default 256).
+    pub max_in_flight_per_agent: u32,
+    /// Session settings (frame size, in-flight cap, heartbeats; its `handshake_timeout_ms`,
+    /// default 10 s, bounds TLS handshake, registry check and `Hello` together).
+    pub wire: pta_wire::ServiceConfig,
+    /// Agent status policy.
+    pub status: StatusPolicy,
+    /// Audit retention.
+    pub audit_retention: AuditRetention,
+    /// Registration settings.
+    pub registrar: Registrar,
+    /// Key size of the service CA (created at the first start) and of the service's TLS server
+    /// key (RSA-3072 by default; 2048 for tests).
+    pub service_key_size: KeySize,
+    /// How often the store is polled for revocations and tenants made by other processes
+    /// (default 1 s).
+    pub store_poll_interval: Duration,
+    /// How often [`Service::sweep`] runs (default 30 s).
+    pub sweep_interval: Duration,
+    /// How often audit events are pruned per [`audit_retention`](Self::audit_retention)
+    /// (default 1 h).
+    pub audit_prune_interval: Duration,
+    /// Capacity of the audit queue; events beyond it are dropped and counted (default 65 536).
+    pub audit_queue: usize,
+    /// Heartbeats write an agent's last-seen record at most this often (default 30 s); the
+    /// connection itself always writes it.
+    pub seen_write_interval: Duration,
+    /// Smart-lockout policy of the in-memory lockout store (default
+    /// [`pta_lockout::Policy::default`]: 10 counted failures). Ignored when
+    /// [`lockout_store`](Self::lockout_store) is set: that store applies its own policy.
+    pub lockout: pta_lockout::Policy,
+    /// Where lockout state lives. `None` (the default): an in-memory
+    /// [`pta_lockout::MemoryStore`] with the [`lockout`](Self::lockout) policy, which this node
+    /// alone sees and a restart forgets. Several nodes must share one store.
+    pub lockout_store: Option<Arc<dyn pta_lockout::LockoutStore>>,
+    /// The secret that keys lockout's user keys and password tags. Every node sharing a
+    /// lockout store must hold the same one (read it from a file). `None` (the default): a
+    /// random secret is generated at start, with a warning in the log; fine for one node
+    /// with the in-memory store, wrong for several.
+    pub lockout_secret: Option<Arc<pta_lockout::LockoutSecret>>,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        Self {
+            agent_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            agent_endpoints: Vec::new(),
+            server_names: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
+            sign_in_deadline: Duration::from_secs(10),
+            max_in_flight_per_agent: 256,
+            wire: pta_wire::ServiceConfig::default(),
+            status: StatusPolicy::default(),
+            audit_retention: AuditRetention::default(),
+            registrar: Registrar::default(),
+            service_key_size: KeySize::Rsa3072,
+            store_poll_interval: Duration::from_secs(1),
+            sweep_interval: Duration::from_secs(30),
+            audit_prune_interval: Duration::from_secs(3600),
+            audit_queue: 65_536,
+            seen_write_interval: Duration::from_secs(30),
+            lockout: pta_lockout::Policy::default(),
+            lockout_store: None,
+            lockout_secret: None,
+        }
+    }
+}
