@@ -137,7 +137,7 @@ mod runtime;
 pub use error::ServiceError;
 pub use pta_store::{
     AgentId, AgentRecord, AgentSeen, AgentStatus, AuditError, AuditEvent, AuditKind, AuditOutcome,
-    AuditQuery, AuditRetention, AuditVerdict, Authority, CaFingerprint, CaKey, DEFAULT_AGENT_LIMIT,
+    AuditQuery, AuditRetention, Authority, CaFingerprint, CaKey, DEFAULT_AGENT_LIMIT,
     DEFAULT_TOKEN_LIFETIME_MS, JoinToken, Liveness, MAX_AUDIT_LOGIN_LEN, MemoryStore,
     RegistrationToken, Revocation, RevocationReason, SourceChange, StatusPolicy, Store, StoreError,
     Tenant, TenantId, TokenError, TokenHash, TokenRecord, Transition, check_agent_limit,

@@ -6,6 +6,8 @@
 
 use std::net::IpAddr;
 
+use pta_wire::Verdict;
+
 use crate::{AgentId, StoreError, TenantId, TokenError};
 
 /// Longest login name kept in an event, in bytes; longer ones are cut at a character
@@ -149,31 +151,6 @@ coded_enum! {
 }
 
 coded_enum! {
-    /// What the directory said about a sign-in's credentials (mirrors `pta-directory`'s
-    /// `Verdict`, without its details).
-    AuditVerdict, "audit verdict" {
-        /// The credentials are good.
-        Success = "success",
-        /// Wrong password or unknown user (never told apart).
-        InvalidCredentials = "invalid_credentials",
-        /// The directory account is locked.
-        AccountLocked = "account_locked",
-        /// The password has expired.
-        PasswordExpired = "password_expired",
-        /// The user must change the password.
-        MustChangePassword = "must_change_password",
-        /// The account is disabled.
-        AccountDisabled = "account_disabled",
-        /// The account has expired.
-        AccountExpired = "account_expired",
-        /// Outside the account's logon hours.
-        LogonHoursRestricted = "logon_hours_restricted",
-        /// Not allowed from this workstation.
-        WorkstationRestricted = "workstation_restricted",
-    }
-}
-
-coded_enum! {
     /// Why something did not reach a verdict or was refused.
     AuditError, "audit error" {
         /// Smart lockout refused the attempt before any agent was asked.
@@ -231,8 +208,9 @@ impl From<TokenError> for AuditError {
 pub enum AuditOutcome {
     /// Done (a registration accepted, a revocation applied, a notice).
     Ok,
-    /// The directory's verdict on a sign-in.
-    Verdict(AuditVerdict),
+    /// The directory's verdict on a sign-in (named by [`Verdict::name`], the one table of
+    /// verdict names).
+    Verdict(Verdict),
     /// Refused or failed, without a verdict.
     Error(AuditError),
 }
@@ -242,7 +220,10 @@ impl AuditOutcome {
     pub fn code(self) -> String {
         match self {
             Self::Ok => "ok".to_owned(),
-            Self::Verdict(v) => format!("verdict:{}", v.code()),
+            Self::Verdict(v) => match v.name() {
+                Some(name) => format!("verdict:{name}"),
+                None => format!("verdict:unknown_{}", v.code()),
+            },
             Self::Error(e) => format!("error:{}", e.code()),
         }
     }
@@ -257,13 +238,25 @@ impl AuditOutcome {
             return Ok(Self::Ok);
         }
         match code.split_once(':') {
-            Some(("verdict", v)) => AuditVerdict::from_code(v).map(Self::Verdict),
+            Some(("verdict", v)) => verdict_from_code(v).map(Self::Verdict),
             Some(("error", e)) => AuditError::from_code(e).map(Self::Error),
             _ => Err(StoreError::Corrupt {
                 what: "audit outcome",
             }),
         }
     }
+}
+
+/// The verdict of a stored `verdict:<name>` code (`unknown_<n>` for a wire code without a
+/// name).
+fn verdict_from_code(code: &str) -> Result<Verdict, StoreError> {
+    let corrupt = StoreError::Corrupt {
+        what: "audit verdict",
+    };
+    if let Some(n) = code.strip_prefix("unknown_") {
+        return n.parse().map(Verdict::from_code).map_err(|_| corrupt);
+    }
+    Verdict::from_name(code).ok_or(corrupt)
 }
 
 /// Which events [`Store::audit_events`](crate::Store::audit_events) returns.
@@ -321,15 +314,16 @@ impl AuditRetention {
 #[cfg(test)]
 mod tests {
     use super::{
-        AuditError, AuditEvent, AuditKind, AuditOutcome, AuditRetention, AuditVerdict,
-        MAX_AUDIT_LOGIN_LEN,
+        AuditError, AuditEvent, AuditKind, AuditOutcome, AuditRetention, MAX_AUDIT_LOGIN_LEN,
+        Verdict,
     };
     use crate::TokenError;
 
     #[test]
     fn codes_round_trip() {
         let mut outcomes = vec![AuditOutcome::Ok];
-        outcomes.extend(AuditVerdict::ALL.iter().map(|v| AuditOutcome::Verdict(*v)));
+        outcomes.extend((0..16).map(|n| AuditOutcome::Verdict(Verdict::from_code(n))));
+        outcomes.push(AuditOutcome::Verdict(Verdict::Unknown(77)));
         outcomes.extend(AuditError::ALL.iter().map(|e| AuditOutcome::Error(*e)));
         let mut codes = std::collections::HashSet::new();
         for o in outcomes {
@@ -362,7 +356,7 @@ mod tests {
         let ev = AuditEvent::new(
             1,
             AuditKind::SignIn,
-            AuditOutcome::Verdict(AuditVerdict::Success),
+            AuditOutcome::Verdict(Verdict::Success),
         )
         .with_login("alice@contoso.com")
         .with_latency_ms(12);

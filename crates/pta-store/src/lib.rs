@@ -20,7 +20,7 @@
 //!   [`AgentRecord`] ([`AgentSeen`], [`AgentStatus`]), [`TokenRecord`] ([`RegistrationToken`],
 //!   [`TokenHash`], the printed [`JoinToken`] with its [`CaFingerprint`]), [`Revocation`]
 //!   ([`RevocationReason`]), [`AuditEvent`] ([`AuditKind`], [`AuditOutcome`],
-//!   [`AuditVerdict`], [`AuditError`], [`AuditQuery`], [`AuditRetention`]).
+//!   [`AuditError`], [`AuditQuery`], [`AuditRetention`]).
 //! - Policies over records: [`StatusPolicy`] (active, inactive after 10 minutes without a
 //!   connection, purged after 10 days), [`SourceChange`] (an agent's new address or key),
 //!   [`check_agent_limit`] (40 agents per tenant by default, [`DEFAULT_AGENT_LIMIT`]).
@@ -91,7 +91,7 @@ mod token;
 
 pub use agent::{AgentRecord, AgentSeen, AgentStatus};
 pub use audit::{
-    AuditError, AuditEvent, AuditKind, AuditOutcome, AuditQuery, AuditRetention, AuditVerdict,
+    AuditError, AuditEvent, AuditKind, AuditOutcome, AuditQuery, AuditRetention,
     MAX_AUDIT_LOGIN_LEN,
 };
 pub use error::{StoreError, TokenError};
@@ -99,6 +99,9 @@ pub use hex::encode as hex_encode;
 pub use id::{AgentId, TenantId};
 pub use limit::check_agent_limit;
 pub use memory::MemoryStore;
+/// The directory's verdict, as audited ([`AuditOutcome::Verdict`]); its names come from
+/// [`Verdict::name`].
+pub use pta_wire::Verdict;
 pub use revocation::{Revocation, RevocationReason};
 pub use source_change::SourceChange;
 pub use status::{Liveness, StatusPolicy, Transition};

@@ -7,7 +7,7 @@
 macro_rules! registry {
     (
         $(#[$meta:meta])*
-        $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $code:literal, )* }
+        $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $code:literal => $label:literal, )* }
     ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,6 +33,23 @@ macro_rules! registry {
                     n => Self::Unknown(n),
                 }
             }
+
+            /// The stable `snake_case` name: the one table that the service's JSON fields,
+            /// metric labels and audit codes all take their names from. `None` for `Unknown`.
+            pub fn name(self) -> Option<&'static str> {
+                match self {
+                    $( Self::$variant => Some($label), )*
+                    Self::Unknown(_) => None,
+                }
+            }
+
+            /// The value with this [`name`](Self::name), if any.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $( $label => Some(Self::$variant), )*
+                    _ => None,
+                }
+            }
         }
     };
 }
@@ -43,26 +60,26 @@ registry! {
     /// failure (not a success, not a lockout count).
     Verdict {
         /// The credentials are valid.
-        Success = 0,
+        Success = 0 => "success",
         /// Unknown user or wrong password (the two are deliberately the same verdict).
-        InvalidCredentials = 1,
+        InvalidCredentials = 1 => "invalid_credentials",
         /// The directory account is locked out.
-        AccountLocked = 2,
+        AccountLocked = 2 => "account_locked",
         /// The password has expired.
-        PasswordExpired = 3,
+        PasswordExpired = 3 => "password_expired",
         /// The password is valid but must be changed at next logon.
-        MustChangePassword = 4,
+        MustChangePassword = 4 => "must_change_password",
         /// The account is disabled.
-        AccountDisabled = 5,
+        AccountDisabled = 5 => "account_disabled",
         /// The account has expired.
-        AccountExpired = 6,
+        AccountExpired = 6 => "account_expired",
         /// Logon is not allowed at this time of day.
-        LogonHoursRestricted = 7,
+        LogonHoursRestricted = 7 => "logon_hours_restricted",
         /// Logon is not allowed from this workstation.
-        WorkstationRestricted = 8,
+        WorkstationRestricted = 8 => "workstation_restricted",
         /// Password change only: the directory refused the new password (complexity, history,
         /// minimum age).
-        NewPasswordRejected = 9,
+        NewPasswordRejected = 9 => "new_password_rejected",
     }
 }
 
@@ -70,32 +87,32 @@ registry! {
     /// Why no verdict could be reached. Never a verdict, never counted toward lockout.
     ErrorCode {
         /// The directory could not be reached or did not answer.
-        DirectoryUnavailable = 1,
+        DirectoryUnavailable = 1 => "directory_unavailable",
         /// The directory operation timed out inside the agent.
-        Timeout = 2,
+        Timeout = 2 => "timeout",
         /// The agent is misconfigured (no directory for this login's domain, bad bind account).
-        Misconfigured = 3,
+        Misconfigured = 3 => "misconfigured",
         /// The envelope names a session key the agent does not hold: resend with the
         /// RSA-wrapped session key.
-        UnknownSessionKey = 4,
+        UnknownSessionKey = 4 => "unknown_session_key",
         /// The envelope could not be opened (any cryptographic failure).
-        DecryptFailed = 5,
+        DecryptFailed = 5 => "decrypt_failed",
         /// The request arrived after its deadline.
-        DeadlinePassed = 6,
+        DeadlinePassed = 6 => "deadline_passed",
         /// The request id was already seen in the replay window.
-        Replay = 7,
+        Replay = 7 => "replay",
         /// The agent is overloaded: try another agent.
-        Overloaded = 8,
+        Overloaded = 8 => "overloaded",
         /// The message or operation is not supported by the receiver.
-        Unsupported = 9,
+        Unsupported = 9 => "unsupported",
         /// An internal error in the sender.
-        Internal = 10,
+        Internal = 10 => "internal",
         /// The request was malformed (for example an empty login).
-        InvalidRequest = 11,
+        InvalidRequest = 11 => "invalid_request",
         /// The sender is draining and takes no new work.
-        Draining = 12,
+        Draining = 12 => "draining",
         /// Renewal refused (revoked agent, bad CSR, policy).
-        RenewRefused = 13,
+        RenewRefused = 13 => "renew_refused",
     }
 }
 
@@ -103,21 +120,21 @@ registry! {
     /// Why a session was closed (the `Close` message, and local closes).
     CloseReason {
         /// Orderly close without a more specific reason.
-        Normal = 0,
+        Normal = 0 => "normal",
         /// The agent's certificate was revoked: the agent must not reconnect.
-        Revoked = 1,
+        Revoked = 1 => "revoked",
         /// A newer connection of the same agent replaced this one.
-        Superseded = 2,
+        Superseded = 2 => "superseded",
         /// The sender is shutting down (or finished draining).
-        ShuttingDown = 3,
+        ShuttingDown = 3 => "shutting_down",
         /// The receiver of this reason broke the protocol.
-        ProtocolError = 4,
+        ProtocolError = 4 => "protocol_error",
         /// No protocol version in common.
-        VersionMismatch = 5,
+        VersionMismatch = 5 => "version_mismatch",
         /// Nothing was received for the idle timeout.
-        IdleTimeout = 6,
+        IdleTimeout = 6 => "idle_timeout",
         /// The handshake did not complete in time.
-        HandshakeTimeout = 7,
+        HandshakeTimeout = 7 => "handshake_timeout",
     }
 }
 
@@ -125,7 +142,7 @@ registry! {
     /// Warning kinds attached to a `SignInResponse`; each carries an unsigned value.
     WarningKind {
         /// The password expires in `value` days.
-        PasswordExpiresInDays = 1,
+        PasswordExpiresInDays = 1 => "password_expires_in_days",
     }
 }
 
@@ -193,6 +210,16 @@ mod tests {
             assert_eq!(CloseReason::from_code(n).code(), n);
         }
         assert_eq!(Verdict::from_code(1), Verdict::InvalidCredentials);
+        assert_eq!(
+            Verdict::InvalidCredentials.name(),
+            Some("invalid_credentials")
+        );
+        assert_eq!(Verdict::Unknown(77).name(), None);
+        assert_eq!(
+            ErrorCode::from_name("renew_refused"),
+            Some(ErrorCode::RenewRefused)
+        );
+        assert_eq!(CloseReason::from_name("Revoked"), None);
         assert_eq!(Verdict::from_code(77), Verdict::Unknown(77));
         assert_eq!(ErrorCode::from_code(4), ErrorCode::UnknownSessionKey);
         assert_eq!(CloseReason::from_code(1), CloseReason::Revoked);
@@ -212,5 +239,47 @@ mod tests {
         let c = Capabilities::PASSWORD_CHANGE | Capabilities::RENEW;
         assert!(c.contains(Capabilities::RENEW));
         assert!(!Capabilities::RENEW.contains(Capabilities::PASSWORD_CHANGE));
+    }
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        fn check<T: Copy + PartialEq + std::fmt::Debug>(
+            values: impl Iterator<Item = T>,
+            name: fn(T) -> Option<&'static str>,
+            from_name: fn(&str) -> Option<T>,
+        ) {
+            let mut seen = std::collections::HashSet::new();
+            for v in values {
+                if let Some(n) = name(v) {
+                    assert!(seen.insert(n), "{n} twice");
+                    assert_eq!(from_name(n), Some(v));
+                    assert!(
+                        n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                        "{n}"
+                    );
+                }
+            }
+            assert!(!seen.is_empty());
+        }
+        check(
+            (0..64).map(Verdict::from_code),
+            Verdict::name,
+            Verdict::from_name,
+        );
+        check(
+            (0..64).map(ErrorCode::from_code),
+            ErrorCode::name,
+            ErrorCode::from_name,
+        );
+        check(
+            (0..64).map(CloseReason::from_code),
+            CloseReason::name,
+            CloseReason::from_name,
+        );
+        check(
+            (0..64).map(WarningKind::from_code),
+            WarningKind::name,
+            WarningKind::from_name,
+        );
     }
 }

@@ -13,7 +13,7 @@ use pta_wire::{
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use crate::{AgentId, AuditError, AuditEvent, AuditKind, AuditOutcome, AuditVerdict, TenantId};
+use crate::{AgentId, AuditError, AuditEvent, AuditKind, AuditOutcome, TenantId};
 
 use super::registry::{Command, ConnReply, Lease};
 use super::service::Inner;
@@ -39,19 +39,13 @@ fn location(context: &ClientContext) -> Location {
     }
 }
 
-fn audit_verdict(v: Verdict) -> Option<AuditVerdict> {
-    Some(match v {
-        Verdict::Success => AuditVerdict::Success,
-        Verdict::InvalidCredentials => AuditVerdict::InvalidCredentials,
-        Verdict::AccountLocked => AuditVerdict::AccountLocked,
-        Verdict::PasswordExpired => AuditVerdict::PasswordExpired,
-        Verdict::MustChangePassword => AuditVerdict::MustChangePassword,
-        Verdict::AccountDisabled => AuditVerdict::AccountDisabled,
-        Verdict::AccountExpired => AuditVerdict::AccountExpired,
-        Verdict::LogonHoursRestricted => AuditVerdict::LogonHoursRestricted,
-        Verdict::WorkstationRestricted => AuditVerdict::WorkstationRestricted,
-        _ => return None,
-    })
+/// The verdict as audited: a sign-in verdict the service knows; `None` for a verdict of
+/// another operation or of a newer agent (audited as an internal error).
+fn audit_verdict(v: Verdict) -> Option<Verdict> {
+    match v {
+        Verdict::NewPasswordRejected | Verdict::Unknown(_) => None,
+        known => Some(known),
+    }
 }
 
 /// What lockout learns from a verdict: only a wrong password counts; verdicts that prove the
@@ -97,7 +91,9 @@ fn audit_error(e: &SignInError) -> AuditError {
 }
 
 fn verdict_label(v: Verdict) -> &'static str {
-    audit_verdict(v).map_or("unknown", AuditVerdict::code)
+    audit_verdict(v)
+        .and_then(Verdict::name)
+        .unwrap_or("unknown")
 }
 
 fn random_request_id() -> Result<RequestId, SignInError> {
@@ -435,7 +431,7 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::{audit_verdict, location, lockout_outcome};
-    use crate::{AuditVerdict, ClientContext};
+    use crate::ClientContext;
     use pta_lockout::{Location, Outcome};
     use pta_wire::Verdict;
 
@@ -478,8 +474,9 @@ mod tests {
         }
         assert_eq!(
             audit_verdict(Verdict::WorkstationRestricted),
-            Some(AuditVerdict::WorkstationRestricted)
+            Some(Verdict::WorkstationRestricted)
         );
         assert_eq!(audit_verdict(Verdict::Unknown(99)), None);
+        assert_eq!(audit_verdict(Verdict::NewPasswordRejected), None);
     }
 }

@@ -1,9 +1,10 @@
 //! No token and no password reaches the database file.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use pta_store::Verdict;
 use pta_store::{
-    AgentSeen, AuditEvent, AuditKind, AuditOutcome, AuditVerdict, CaFingerprint,
-    DEFAULT_TOKEN_LIFETIME_MS, JoinToken, RegistrationToken, Store, TokenRecord,
+    AgentSeen, AuditEvent, AuditKind, AuditOutcome, CaFingerprint, DEFAULT_TOKEN_LIFETIME_MS,
+    JoinToken, RegistrationToken, Store, TokenRecord,
 };
 
 use crate::support::{SqliteFixture, T0, agent, contains, dir_bytes, ip, tenant};
@@ -44,7 +45,7 @@ async fn no_token_or_password_in_the_file() {
     let ev = AuditEvent::new(
         T0 + 40,
         AuditKind::SignIn,
-        AuditOutcome::Verdict(AuditVerdict::Success),
+        AuditOutcome::Verdict(Verdict::Success),
     )
     .with_tenant(t.id)
     .with_login("alice@contoso.com")

@@ -1,9 +1,10 @@
 //! The audit log: range queries, order, retention by age and by count.
 
 use crate::{
-    AgentId, AuditError, AuditEvent, AuditKind, AuditOutcome, AuditQuery, AuditRetention,
-    AuditVerdict, Store, TenantId,
+    AgentId, AuditError, AuditEvent, AuditKind, AuditOutcome, AuditQuery, AuditRetention, Store,
+    TenantId,
 };
+use pta_wire::Verdict;
 
 use super::{DAY, T0, ip};
 
@@ -11,7 +12,7 @@ fn sign_in(tenant: TenantId, time: u64, login: &str) -> AuditEvent {
     AuditEvent::new(
         time,
         AuditKind::SignIn,
-        AuditOutcome::Verdict(AuditVerdict::InvalidCredentials),
+        AuditOutcome::Verdict(Verdict::InvalidCredentials),
     )
     .with_tenant(tenant)
     .with_login(login)

@@ -564,7 +564,7 @@ impl Api for FakeApi {
             AuditEvent::new(
                 T0,
                 crate::AuditKind::SignIn,
-                crate::AuditOutcome::Verdict(crate::AuditVerdict::Success),
+                crate::AuditOutcome::Verdict(pta_wire::Verdict::Success),
             )
             .with_tenant(query.tenant)
             .with_login("alice@contoso.com")
