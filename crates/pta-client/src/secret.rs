@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use crate::ConfigError;
 
 /// The password to check: zeroized when dropped, printed as `[redacted]`, never displayed.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Password(Zeroizing<String>);
 
 impl Password {
@@ -37,7 +37,7 @@ impl From<Zeroizing<String>> for Password {
 
 /// A front-end API key (sent as `Authorization: Bearer <key>`): non-empty visible ASCII,
 /// zeroized when dropped, printed as `[redacted]`, never displayed.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ApiKey(Zeroizing<String>);
 
 impl ApiKey {

@@ -1,7 +1,7 @@
 use zeroize::Zeroizing;
 
 /// A password: zeroized when dropped, printed as `[redacted]`, never displayed.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Password(Zeroizing<String>);
 
 impl Password {
