@@ -132,7 +132,7 @@ pub use csr::{Csr, MAX_CSR_LEN, VerifiedCsr};
 pub use error::{Error, KeyPolicyViolation};
 pub use identity::{AGENT_URI_PREFIX, AgentIdentity, TENANT_URI_PREFIX, TenantTrust};
 pub use key::{KeyPair, KeySize, SecretPem};
-pub use pin::PinnedServerVerifier;
+pub use pin::{PinMismatch, PinnedServerVerifier, is_pin_mismatch};
 pub use policy::{MAX_ID_LEN, MAX_RSA_BITS, MIN_RSA_BITS};
 pub use renewal::{CertValidity, RenewalDecision, RenewalPolicy};
 #[cfg(unix)]

@@ -9,8 +9,32 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{CertificateError, DigitallySignedStruct, OtherError, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
+
+/// The refusal of [`PinnedServerVerifier`] when no certificate of the server's chain has the
+/// pinned SHA-256: this is not the server the pin names (or the pin was mistyped). It travels
+/// inside `rustls::Error::InvalidCertificate(CertificateError::Other(..))`; tell it apart from
+/// other certificate errors with [`is_pin_mismatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinMismatch;
+
+impl std::fmt::Display for PinMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no certificate in the server's chain has the pinned SHA-256")
+    }
+}
+
+impl std::error::Error for PinMismatch {}
+
+/// Whether a rustls error is [`PinnedServerVerifier`]'s [`PinMismatch`].
+pub fn is_pin_mismatch(e: &rustls::Error) -> bool {
+    matches!(
+        e,
+        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner)))
+            if inner.is::<PinMismatch>()
+    )
+}
 
 /// A rustls server-certificate verifier that accepts a server only through the certificate
 /// whose SHA-256 (of its DER) is the pin. Use it with
@@ -47,9 +71,9 @@ impl ServerCertVerifier for PinnedServerVerifier {
                 bool::from(subtle::ConstantTimeEq::ct_eq(&digest[..], &self.pin[..]))
             })
             .ok_or_else(|| {
-                rustls::Error::General(
-                    "no certificate in the server's chain has the pinned SHA-256".into(),
-                )
+                rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
+                    PinMismatch,
+                ))))
             })?;
         let mut roots = RootCertStore::empty();
         roots.add(anchor.clone().into_owned())?;

@@ -3,11 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, OtherError, RootCertStore, SignatureScheme};
-use sha2::{Digest, Sha256};
 
 use crate::ConfigError;
 
@@ -39,12 +37,6 @@ impl CaPin {
     /// The pin's bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
-    }
-
-    /// Whether `cert` is the pinned certificate (constant-time comparison).
-    fn matches(&self, cert: &CertificateDer<'_>) -> bool {
-        let digest: [u8; 32] = Sha256::digest(cert.as_ref()).into();
-        bool::from(subtle::ConstantTimeEq::ct_eq(&digest[..], &self.0[..]))
     }
 }
 
@@ -85,10 +77,9 @@ impl Trust {
                 .with_no_client_auth(),
             Self::CaSha256(pin) => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinVerifier {
-                    pin: *pin,
-                    inner: pta_cert::PinnedServerVerifier::new(pin.0, provider),
-                }))
+                .with_custom_certificate_verifier(Arc::new(pta_cert::PinnedServerVerifier::new(
+                    pin.0, provider,
+                )))
                 .with_no_client_auth(),
         };
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -128,87 +119,11 @@ fn roots_from_file(path: &Path) -> Result<RootCertStore, ConfigError> {
     Ok(roots)
 }
 
-/// The marker inside the rustls error of a handshake refused for the pin, so that the failure
-/// is told apart from other certificate errors ([`ClientError::PinMismatch`](crate::ClientError)).
-#[derive(Debug)]
-struct PinNotInChain;
-
-impl std::fmt::Display for PinNotInChain {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("no certificate in the server's chain has the pinned SHA-256")
-    }
-}
-
-impl std::error::Error for PinNotInChain {}
-
-/// Whether a TLS handshake error is a refusal for the pin.
+/// Whether a TLS handshake error is a refusal for the pin ([`pta_cert::PinMismatch`]).
 pub(crate) fn is_pin_mismatch(e: &std::io::Error) -> bool {
-    match e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-        Some(rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner)))) => {
-            inner.is::<PinNotInChain>()
-        }
-        _ => false,
-    }
-}
-
-/// [`pta_cert::PinnedServerVerifier`] with the pin checked first, so that a chain without the
-/// pinned certificate gives a recognisable error.
-#[derive(Debug)]
-struct PinVerifier {
-    pin: CaPin,
-    inner: pta_cert::PinnedServerVerifier,
-}
-
-impl ServerCertVerifier for PinVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if !std::iter::once(end_entity)
-            .chain(intermediates)
-            .any(|c| self.pin.matches(c))
-        {
-            return Err(rustls::Error::InvalidCertificate(CertificateError::Other(
-                OtherError(Arc::new(PinNotInChain)),
-            )));
-        }
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-
-    fn requires_raw_public_keys(&self) -> bool {
-        self.inner.requires_raw_public_keys()
-    }
-
-    fn root_hint_subjects(&self) -> Option<&[rustls::DistinguishedName]> {
-        self.inner.root_hint_subjects()
-    }
+    e.get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+        .is_some_and(pta_cert::is_pin_mismatch)
 }
 
 #[cfg(test)]
@@ -279,14 +194,14 @@ mod tests {
     fn only_pin_refusals_count_as_pin_mismatches() {
         let refusal = std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
-                PinNotInChain,
-            )))),
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
+                Arc::new(pta_cert::PinMismatch),
+            ))),
         );
         assert!(is_pin_mismatch(&refusal));
         let other = std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
         );
         assert!(!is_pin_mismatch(&other));
         assert!(!is_pin_mismatch(
