@@ -1,14 +1,16 @@
-//! The cloud side of pass-through authentication: the service's state layer, agent
-//! registration, and the running service (agent listener, registry, dispatcher, sign-in
-//! pipeline, renewal, revocation, status sweep, audit, metrics).
+//! The cloud side of pass-through authentication: agent registration and the running service
+//! (agent listener, registry, dispatcher, sign-in pipeline, renewal, revocation, status sweep,
+//! audit, metrics).
 //!
-//! The state lives behind the [`Store`] trait, with [`SqliteStore`] (one file, the default) and
-//! [`MemoryStore`] (tests, demos): tenants and their issuing authorities, the deployment's
-//! service CA, registration tokens, the agent registry, revocations with CRL numbers, and the
-//! audit log. The [`Registrar`] creates tenants with their CA and turns a registration token and
-//! a CSR into an agent certificate through `pta-cert`. [`Service`] runs on top of them; the
-//! HTTP layer (registration endpoint, sign-in and admin APIs, CRL, metrics) and the binary are
-//! not in this crate: they call [`Service`]'s methods and serve
+//! The service's state lives behind `pta-store`'s [`Store`] trait (its records are re-exported
+//! here): an SQLite file (`pta-store-sqlite`, the single-node default), [`MemoryStore`] (tests,
+//! demos), or any backend that passes `pta_store::testing`. Smart-lockout state lives behind
+//! `pta-lockout`'s `LockoutStore` ([`ServiceOptions::lockout_store`], in memory by default).
+//! The [`Registrar`] creates tenants with their CA and turns a registration token and a CSR
+//! into an agent certificate through `pta-cert`. [`Service`] runs on top of them. Not in this
+//! crate: the store backends, the HTTP layer (`pta-service-http`: registration endpoint,
+//! sign-in and admin APIs, CRL, metrics, and serving), and the binary with its TOML
+//! configuration (`examples/pta-service`); they call [`Service`]'s methods and serve
 //! [`Service::https_server_config`].
 //!
 //! # The running service
@@ -21,7 +23,8 @@
 //!         one task per connection driving a pta_wire::ServiceSession
 //!         (Hello, heartbeats, requests, RenewRequest; last seen written at most every 30 s)
 //!
-//!   sign_in: validate -> lockout (pta-lockout) -> pick (two random live connections, the
+//!   sign_in: validate -> lockout check (the LockoutStore, awaited; a failure refuses the
+//!            sign-in uncounted: SignInError::LockoutUnavailable) -> pick (two random live connections, the
 //!            less loaded) -> seal (pta-envelope Sealer, binding of PROTOCOL.md 12) -> send
 //!            -> verdict + reply MAC -> lockout record -> audit (queued, written in batches)
 //!            UnknownSessionKey: resend once with the grant, same agent.
@@ -40,17 +43,10 @@
 //!
 //! # What is here
 //!
-//! - [`Store`]: the seam, with its contract (atomic token consumption, agent limit in the
-//!   insert's transaction, monotonic CRL numbers, no secrets but the CA key).
-//! - [`RegistrationToken`], [`TokenHash`], [`JoinToken`] (the printed
-//!   `pta1.<token>.<CA SHA-256>` form), [`TokenRecord`]: one-time registration tokens, stored
-//!   hashed, one hour by default ([`DEFAULT_TOKEN_LIFETIME_MS`]).
-//! - [`AgentRecord`], [`AgentStatus`], [`StatusPolicy`] (active, inactive after 10 minutes
-//!   without a connection, purged after 10 days), [`SourceChange`] (new address, new key).
-//! - [`check_agent_limit`]: the per-tenant agent limit, 40 by default
-//!   ([`DEFAULT_AGENT_LIMIT`]).
-//! - [`AuditEvent`]: time, tenant, login, agent, kind, outcome, latency, source; no field
-//!   for a password or a token.
+//! - Re-exported from `pta-store`: [`Store`], [`StoreError`], the records ([`Tenant`],
+//!   [`AgentRecord`], [`TokenRecord`], [`JoinToken`], [`Revocation`], [`AuditEvent`], ...),
+//!   [`StatusPolicy`], [`check_agent_limit`] and [`MemoryStore`].
+//! - [`ServiceError`]: this crate's error; [`ServiceError::Store`] carries the store's.
 //! - [`Registrar`]: [`create_tenant`](Registrar::create_tenant) (self-signed RSA-3072 CA,
 //!   stored through the [`Store`]) and [`register`](Registrar::register) (token and CSR
 //!   checks, agent limit before the token is spent, atomic consumption, issuance, agent record,
@@ -62,7 +58,7 @@
 //!   `pta_sign_in_duration_seconds`, `pta_agents_connected{tenant}`,
 //!   `pta_agent_connections_total`, `pta_agent_source_changes_total{kind}`,
 //!   `pta_bad_replies_total`, `pta_unknown_replies_total`, `pta_audit_dropped_total`,
-//!   `pta_renewals_total{result}`).
+//!   `pta_lockout_store_errors_total`, `pta_renewals_total{result}`).
 //! - [`ServiceCa`], [`load_or_create_service_ca`], [`create_join_token`],
 //!   [`revoke_agent_in_store`]: what offline admin commands run against the store.
 //!

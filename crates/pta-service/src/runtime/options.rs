@@ -38,7 +38,7 @@ pub struct ServiceOptions {
     /// How often the store is polled for revocations and tenants made by other processes
     /// (default 1 s).
     pub store_poll_interval: Duration,
-    /// How often [`Service::sweep`] runs (default 30 s).
+    /// How often [`Service::sweep`](crate::Service::sweep) runs (default 30 s).
     pub sweep_interval: Duration,
     /// How often audit events are pruned per [`audit_retention`](Self::audit_retention)
     /// (default 1 h).

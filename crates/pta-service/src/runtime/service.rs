@@ -47,7 +47,7 @@ pub struct AgentView {
 ///
 /// Every method may be called from any task. Times come from the [`Clock`] given to
 /// [`start`](Self::start) (Unix ms); the TLS layer (rustls) checks certificate and CRL validity
-/// against the system clock, so a [`ManualClock`] must stay near the real time while agents
+/// against the system clock, so a [`ManualClock`](crate::ManualClock) must stay near the real time while agents
 /// connect.
 ///
 /// Dropping the last clone signals shutdown (the listener stops, sessions close with
@@ -80,7 +80,7 @@ impl std::fmt::Debug for Service {
 
 impl Service {
     /// Starts the service: loads or creates the service CA (with
-    /// [`load_or_create_service_ca`]), issues the TLS server certificate for
+    /// [`load_or_create_service_ca`](crate::load_or_create_service_ca)), issues the TLS server certificate for
     /// `options.server_names`, loads every tenant's CA and builds its CRL, binds the agent
     /// listener on `options.agent_listen` and starts the background tasks.
     ///
@@ -127,12 +127,12 @@ impl Service {
         Arc::clone(&self.inner.https)
     }
 
-    /// Creates a tenant with its CA ([`Registrar::create_tenant`]) and adds the CA to the
+    /// Creates a tenant with its CA ([`Registrar::create_tenant`](crate::Registrar::create_tenant)) and adds the CA to the
     /// listener's trust set (new connections use it).
     ///
     /// # Errors
     ///
-    /// As [`Registrar::create_tenant`].
+    /// As [`Registrar::create_tenant`](crate::Registrar::create_tenant).
     pub async fn create_tenant(&self, name: &str) -> Result<Tenant, ServiceError> {
         self.inner.create_tenant(name).await
     }
@@ -159,12 +159,12 @@ impl Service {
         .await
     }
 
-    /// Registers an agent ([`Registrar::register`] with a PEM CSR) and returns the
+    /// Registers an agent ([`Registrar::register`](crate::Registrar::register) with a PEM CSR) and returns the
     /// registration with the endpoints the agent should connect to.
     ///
     /// # Errors
     ///
-    /// As [`Registrar::register`].
+    /// As [`Registrar::register`](crate::Registrar::register).
     pub async fn register(
         &self,
         token: &str,
