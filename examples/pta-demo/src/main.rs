@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use pta_directory::Directory;
-use pta_service::http::{self, Api, ApiAuth, ApiOptions, HttpServer, RegistrationOptions};
 use pta_service::{
     ClientContext, Clock, DecidedBy, Password, Service, ServiceOptions, SignInResult, SystemClock,
     TenantId,
 };
+use pta_service_http::{self as http, Api, ApiAuth, ApiOptions, HttpServer, RegistrationOptions};
 use pta_store_sqlite::SqliteStore;
 use sample::{CASES, LOCKOUT_USER, SAMPLE_PASSWORD, SampleDirectory, TRY_USER, WRONG_PASSWORD};
 use tokio::sync::watch;

@@ -493,7 +493,7 @@ impl Service {
     }
 
     /// The loaded tenant named by `key` (its id or its name), from memory.
-    pub(crate) fn loaded_tenant(&self, key: &str) -> Option<TenantId> {
+    pub fn loaded_tenant(&self, key: &str) -> Option<TenantId> {
         self.inner.loaded_tenant(key)
     }
 

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use pta_service::TenantId;
-use pta_service::http::RateLimit;
+use pta_service_http::RateLimit;
 
 use crate::support::{
     Harness, SendError, csr_pem, fresh_csr_der, pin_of, pin_of_der, pinned_client, try_send,
@@ -252,7 +252,7 @@ async fn the_pinning_client_follows_section_13_2() {
     use std::time::SystemTime;
 
     use pta_cert::{Authority, AuthorityConfig, Csr, KeyPair, KeySize, SanEntry};
-    use pta_service::http::HttpServer;
+    use pta_service_http::HttpServer;
     use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
     let now = SystemTime::now();

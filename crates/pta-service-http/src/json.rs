@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use super::reply::ApiError;
-use crate::{AgentView, AuditEvent, DecidedBy, Password, SignInResult, Tenant};
+use pta_service::{AgentView, AuditEvent, DecidedBy, Password, SignInResult, Tenant};
 use pta_store::hex_encode;
 use pta_wire::{ErrorCode, Verdict, WarningKind};
 

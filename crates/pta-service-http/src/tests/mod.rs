@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{ApiAuth, ApiOptions, RateLimit, RegistrationOptions, api_router, registration_router};
-use crate::StoreError;
-use crate::{ManualClock, ServiceError};
+use pta_service::StoreError;
+use pta_service::{ManualClock, ServiceError};
 use support::{ADMIN, FakeApi, KEY_A, KEY_B, Running, T0, tenant_id};
 
 fn options() -> ApiOptions {
@@ -294,7 +294,7 @@ async fn secrets_are_never_echoed_nor_logged() {
     registration.stop().await;
     let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
     assert!(
-        logs.contains("pta_service::http"),
+        logs.contains("pta_service_http"),
         // Which lines arrive can vary when tests on other threads race tracing's callsite
         // registration; that some do shows the server's tasks log into the capture.
         "the capture works: {logs}"
@@ -563,7 +563,10 @@ async fn agents_list_and_revoke() {
         .await
         .json();
     assert_eq!(v["already_revoked"], true);
-    let other = format!("/v1/agents/{}/revoke", crate::AgentId::from_bytes([1; 16]));
+    let other = format!(
+        "/v1/agents/{}/revoke",
+        pta_service::AgentId::from_bytes([1; 16])
+    );
     server
         .post_json(&other, Some(ADMIN), &json!({}))
         .await
