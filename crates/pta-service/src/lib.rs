@@ -2,7 +2,7 @@
 //! registration, and the running service (agent listener, registry, dispatcher, sign-in
 //! pipeline, renewal, revocation, status sweep, audit, metrics).
 //!
-//! The state lives behind the [`Store`] trait, with [`SqliteStore`] (one file, the default) and
+//! The state lives behind the [`Store`] trait, with `SqliteStore` (one file, the default) and
 //! [`MemoryStore`] (tests, demos): tenants and their issuing authorities, the deployment's
 //! service CA, registration tokens, the agent registry, revocations with CRL numbers, and the
 //! audit log. The [`Registrar`] creates tenants with their CA and turns a registration token and
