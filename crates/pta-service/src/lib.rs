@@ -64,11 +64,12 @@
 //!
 //! # HTTP and configuration
 //!
-//! - [`http`]: the registration endpoint (PROTOCOL.md section 13.3) and the API (sign-in,
-//!   admin, CRL, metrics, health) as axum routers over the [`http::Api`] trait, and
-//!   [`http::HttpServer`] to serve them over rustls.
-//! - [`config`]: the service's TOML configuration ([`config::Config`]) with its environment
-//!   overrides and secrets, and [`config::Config::to_service_options`].
+//! Neither is in this crate: it does no HTTP and reads no configuration file. The HTTP layer
+//! (registration endpoint, sign-in and admin API, CRL, metrics, health, and serving them
+//! beside a running [`Service`]) is the `pta-service-http` crate; the TOML configuration, its
+//! environment overrides and secrets, and the offline admin commands are the `pta-service`
+//! binary's package (`examples/pta-service`, library `pta_service_cli`). Both call
+//! [`Service`]'s methods and build [`ServiceOptions`].
 //!
 //! # Time
 //!
@@ -119,14 +120,12 @@
 //!
 //! # Feature flags
 //!
-//! None. SQLite is compiled in (rusqlite's `bundled` feature).
+//! None.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod config;
 mod error;
-pub mod http;
 mod registration;
 mod runtime;
 

@@ -389,6 +389,24 @@ pub(crate) fn system_time(now: u64) -> Result<SystemTime, ServiceError> {
         .ok_or(ServiceError::Store(StoreError::OutOfRange { field: "now" }))
 }
 
+impl Registration {
+    /// A registered agent: its id and tenant, its certificate chain (leaf first) and the
+    /// tenant CA certificate, DER.
+    pub fn new(
+        agent_id: AgentId,
+        tenant: TenantId,
+        certificate_chain_der: Vec<Vec<u8>>,
+        ca_certificate_der: Vec<u8>,
+    ) -> Self {
+        Self {
+            agent_id,
+            tenant,
+            certificate_chain_der,
+            ca_certificate_der,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{audit_error, check_software_version, request_error};

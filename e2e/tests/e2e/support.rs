@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use pta_cert::KeySize;
-use pta_service::http::{self, HttpServer, RateLimit, RegistrationOptions};
 use pta_service::{
     AgentId, ClientContext, Password, Registrar, Service, ServiceOptions, SignInError,
     SignInResult, Store, SystemClock, TenantId,
 };
+use pta_service_http::{self as http, HttpServer, RateLimit, RegistrationOptions};
 use pta_store_sqlite::SqliteStore;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::sync::oneshot;

@@ -43,6 +43,16 @@ pub struct AgentView {
     pub connections: u32,
 }
 
+impl AgentView {
+    /// An agent with `connections` live connections.
+    pub fn new(record: AgentRecord, connections: u32) -> Self {
+        Self {
+            record,
+            connections,
+        }
+    }
+}
+
 /// The running service. Cheap to clone.
 ///
 /// Every method may be called from any task. Times come from the [`Clock`] given to
@@ -254,7 +264,7 @@ impl Service {
     }
 
     /// The loaded tenant named by `key` (its id or its name), from memory.
-    pub(crate) fn loaded_tenant(&self, key: &str) -> Option<TenantId> {
+    pub fn loaded_tenant(&self, key: &str) -> Option<TenantId> {
         self.inner.registry.loaded_tenant(key)
     }
 

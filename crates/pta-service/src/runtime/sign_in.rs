@@ -124,3 +124,22 @@ pub enum SignInError {
     #[error("internal error")]
     Internal,
 }
+
+impl SignInResult {
+    /// A sign-in that reached `verdict`, decided by `decided_by`, in `latency_ms`.
+    pub fn new(
+        request_id: pta_wire::RequestId,
+        verdict: pta_wire::Verdict,
+        warnings: Vec<pta_wire::Warning>,
+        decided_by: DecidedBy,
+        latency_ms: u64,
+    ) -> Self {
+        Self {
+            request_id,
+            verdict,
+            warnings,
+            decided_by,
+            latency_ms,
+        }
+    }
+}

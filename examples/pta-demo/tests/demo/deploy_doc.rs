@@ -44,11 +44,11 @@ fn every_toml_block_parses_with_the_real_configuration_types() {
     let (mut service, mut agent) = (0, 0);
     for block in &tomls {
         if block.contains("data_dir") {
-            pta_service::config::Config::parse(block, &env)
+            pta_service_cli::Config::parse(block, &env)
                 .unwrap_or_else(|e| panic!("service block:\n{block}\n{e}"));
             // The check is strict: an unknown key fails.
             let bad = format!("{block}\n[log]\nbogus = 1\n");
-            assert!(pta_service::config::Config::parse(&bad, &env).is_err());
+            assert!(pta_service_cli::Config::parse(&bad, &env).is_err());
             service += 1;
         } else {
             pta_agent::Config::from_toml(block)

@@ -429,3 +429,23 @@ fn serve_prints_addresses_and_stops_on_sigterm() {
     };
     assert!(exit.success(), "{exit:?}");
 }
+
+#[test]
+fn serve_refuses_a_short_or_missing_lockout_secret_naming_key_and_path() {
+    let setup = Setup::new("");
+    let short = setup.dir.path().join("lockout.key");
+    std::fs::write(&short, b"TOO-SHORT-LOCKOUT-SECRET").unwrap();
+    let config = setup.config.display().to_string();
+    let o = run(
+        &["serve", "--config", &config],
+        &[("PTA_LOCKOUT_SECRET_FILE", short.to_str().unwrap())],
+    );
+    assert_fails(&o, 2, &["lockout.secret_file", "lockout.key", "32"]);
+    assert!(!stderr(&o).contains("TOO-SHORT"));
+    let missing = setup.dir.path().join("missing.key");
+    let o = run(
+        &["serve", "--config", &config],
+        &[("PTA_LOCKOUT_SECRET_FILE", missing.to_str().unwrap())],
+    );
+    assert_fails(&o, 2, &["lockout.secret_file", "missing.key"]);
+}

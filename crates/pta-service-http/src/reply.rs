@@ -7,8 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::StoreError;
-use crate::{ServiceError, SignInError, TokenError};
+use pta_service::StoreError;
+use pta_service::{ServiceError, SignInError, TokenError};
 
 /// An error answer: a status and `{"error": code, "message": text}`. The message is fixed
 /// text chosen here: it never echoes the request nor holds a secret.

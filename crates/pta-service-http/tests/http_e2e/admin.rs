@@ -1,7 +1,7 @@
 //! Admin endpoints, the CRL, `/healthz` and `/metrics` against the real service.
 
 use pta_service::AgentStatus;
-use pta_service::http::RateLimit;
+use pta_service_http::RateLimit;
 
 use crate::registration::openssl_text;
 use crate::support::{FRONT_END, Harness, csr_pem, fresh_csr_der, send};

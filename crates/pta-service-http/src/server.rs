@@ -47,7 +47,7 @@ impl Default for ServerLimits {
 ///
 /// ```no_run
 /// # async fn demo(router: axum::Router, tls: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
-/// use pta_service::http::HttpServer;
+/// use pta_service_http::HttpServer;
 /// let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), Some(tls), router).await?;
 /// println!("listening on https://{}", server.local_addr()?);
 /// server.run(std::future::pending()).await

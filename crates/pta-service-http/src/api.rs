@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
-use crate::StoreError;
-use crate::{
+use pta_service::StoreError;
+use pta_service::{
     AgentId, AgentStatus, AgentView, AuditEvent, AuditQuery, ClientContext, JoinToken, Password,
     Registration, Service, ServiceError, SignInError, SignInResult, Tenant, TenantId,
 };

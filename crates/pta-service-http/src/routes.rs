@@ -16,7 +16,7 @@ use super::Api;
 use super::ApiOptions;
 use super::json::{self as shapes, BodyError, SecretField, parse, parse_or_empty, read_body};
 use super::reply::ApiError;
-use crate::{AgentId, AuditQuery, ClientContext, Tenant};
+use pta_service::{AgentId, AuditQuery, ClientContext, Tenant};
 
 /// Largest `limit` of an audit query.
 const MAX_AUDIT_LIMIT: u32 = 1_000;

@@ -1,16 +1,14 @@
 //! The harness: a real service with both HTTP listeners, HTTPS clients (one pinning the
 //! service CA by fingerprint as an agent does), CSRs.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
-use pta_service::config::Config;
-use pta_service::http::{self, Api, HttpServer, RateLimit, RegistrationOptions};
-use pta_service::{Clock, ManualClock, MemoryStore, Service, Store, SystemClock};
+use pta_service::{Clock, ManualClock, MemoryStore, Service, ServiceOptions, Store, SystemClock};
+use pta_service_http::{self as http, Api, HttpServer, RateLimit, RegistrationOptions};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
@@ -62,14 +60,14 @@ pub(crate) struct Harness {
     pub(crate) api_client: Arc<ClientConfig>,
 }
 
-/// The configuration the harness's services use: RSA-2048 CAs, listeners on 127.0.0.1.
-pub(crate) fn config() -> Config {
-    Config::parse(
-        "[agent]\nlisten = \"127.0.0.1:0\"\nserver_names = [\"127.0.0.1\", \"localhost\"]\n\
-         [tenants]\nca_key_bits = 2048\n",
-        &HashMap::new(),
-    )
-    .unwrap()
+/// The options the harness's services use: RSA-2048 CAs, listeners on 127.0.0.1.
+pub(crate) fn service_options() -> ServiceOptions {
+    let mut options = ServiceOptions::default();
+    options.agent_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    options.server_names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+    options.registrar.ca_key_size = pta_cert::KeySize::Rsa2048;
+    options.service_key_size = pta_cert::KeySize::Rsa2048;
+    options
 }
 
 impl Harness {
@@ -79,7 +77,7 @@ impl Harness {
         let clock = Arc::new(ManualClock::new(SystemClock.unix_ms()));
         let service = Service::start(
             Arc::clone(&store),
-            config().to_service_options(),
+            service_options(),
             Arc::clone(&clock) as Arc<dyn Clock>,
         )
         .await

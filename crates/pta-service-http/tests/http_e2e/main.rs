@@ -1,10 +1,12 @@
 //! The HTTP layer over the REAL [`pta_service::Service`] (memory store, manual clock, RSA-2048
 //! CAs), through real HTTPS clients on 127.0.0.1: registration with the service CA pinned by
 //! the token's fingerprint (PROTOCOL.md section 13), every registration refusal, the admin
-//! endpoints, the CRL (parsed by `openssl crl`), `/healthz` and `/metrics`.
+//! endpoints, the CRL (parsed by `openssl crl`), `/healthz` and `/metrics`; `impl Api for
+//! Service` itself, and `Serving` (both listeners, then the orderly stop).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin;
 mod registration;
+mod service_api;
 mod support;

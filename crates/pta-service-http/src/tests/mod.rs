@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{ApiAuth, ApiOptions, RateLimit, RegistrationOptions, api_router, registration_router};
-use crate::StoreError;
-use crate::{ManualClock, ServiceError};
+use pta_service::StoreError;
+use pta_service::{ManualClock, ServiceError};
 use support::{ADMIN, FakeApi, KEY_A, KEY_B, Running, T0, tenant_id};
 
 fn options() -> ApiOptions {
@@ -119,6 +119,7 @@ async fn sign_in_errors_map_to_status_and_code() {
         ("err-timeout", 504, "timeout"),
         ("err-agent", 502, "agent_error"),
         ("err-bad-reply", 502, "bad_reply"),
+        ("err-lockout-store", 503, "lockout_unavailable"),
         ("err-internal", 500, "internal"),
     ] {
         let reply = server
@@ -136,6 +137,8 @@ async fn sign_in_errors_map_to_status_and_code() {
                 assert_eq!(body["retry_after_secs"], 91);
             }
             "err-agent" => assert_eq!(body["agent_error"], "directory_unavailable"),
+            // Temporary: the client may retry in a second.
+            "err-lockout-store" => assert_eq!(reply.header("retry-after"), Some("1")),
             _ => assert!(reply.header("retry-after").is_none()),
         }
     }
@@ -294,7 +297,7 @@ async fn secrets_are_never_echoed_nor_logged() {
     registration.stop().await;
     let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
     assert!(
-        logs.contains("pta_service::http"),
+        logs.contains("pta_service_http"),
         // Which lines arrive can vary when tests on other threads race tracing's callsite
         // registration; that some do shows the server's tasks log into the capture.
         "the capture works: {logs}"
@@ -563,7 +566,10 @@ async fn agents_list_and_revoke() {
         .await
         .json();
     assert_eq!(v["already_revoked"], true);
-    let other = format!("/v1/agents/{}/revoke", crate::AgentId::from_bytes([1; 16]));
+    let other = format!(
+        "/v1/agents/{}/revoke",
+        pta_service::AgentId::from_bytes([1; 16])
+    );
     server
         .post_json(&other, Some(ADMIN), &json!({}))
         .await

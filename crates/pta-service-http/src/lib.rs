@@ -34,14 +34,25 @@
 //! Every error is JSON, `{"error": code, "message": text}`, with a status code that the
 //! error code fixes (see `docs/SERVICE.md`); messages are fixed text and never echo the
 //! request. Unknown paths get 404 `not_found`, a wrong method 405 `method_not_allowed`. The
-//! password of a sign-in goes from the body straight into a [`Password`](crate::Password)
+//! password of a sign-in goes from the body straight into a [`Password`](pta_service::Password)
 //! (the body buffer is wiped after parsing); no handler logs a body, a token, a key or a
 //! password.
+//!
+//! [`Serving`] puts both listeners in front of a running [`Service`](pta_service::Service) and
+//! stops them in order (listeners, then the service); the `pta-service` binary and `pta-demo`
+//! serve through it.
+//!
+//! # What it does not do
+//!
+//! No service logic (that is `pta-service`: this crate calls [`Service`](pta_service::Service)'s
+//! methods through [`Api`]), no configuration file (that is the `pta-service` binary's
+//! package), no signal handling (the binaries use `pta-signal` and call
+//! [`Serving::shutdown`]).
 //!
 //! ```no_run
 //! # async fn demo(service: pta_service::Service) -> std::io::Result<()> {
 //! use std::sync::Arc;
-//! use pta_service::http::{self, Api, ApiAuth, ApiOptions, HttpServer, RegistrationOptions};
+//! use pta_service_http::{self as http, Api, ApiAuth, ApiOptions, HttpServer, RegistrationOptions};
 //!
 //! let api: Arc<dyn Api> = Arc::new(service.clone());
 //! let auth = ApiAuth::new(Some(b"admin token from a file".as_slice()), [b"front-end key".as_slice()]);
@@ -64,14 +75,23 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Feature flags
+//!
+//! None.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod api;
 mod auth;
+mod error;
 mod json;
 mod rate;
 mod registration;
 mod reply;
 mod routes;
+mod serve;
 mod server;
 
 #[cfg(test)]
@@ -85,11 +105,13 @@ use axum::routing::{get, post};
 
 pub use api::{Api, CreatedToken, Health};
 pub use auth::ApiAuth;
+pub use error::HttpError;
 pub use rate::RateLimit;
 pub use registration::{REGISTRATION_BODY_LIMIT, RegistrationOptions};
+pub use serve::{DEFAULT_STOP_TIMEOUT, ServeOptions, Serving};
 pub use server::{HttpServer, PeerAddr, ServerLimits};
 
-use crate::{Clock, SystemClock};
+use pta_service::{Clock, SystemClock};
 
 /// Longest lifetime an admin may ask for a registration token.
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -108,7 +130,7 @@ pub fn is_valid_tenant_name(name: &str) -> bool {
         && name.len() <= MAX_TENANT_NAME_LEN
         && name.trim() == name
         && !name.chars().any(char::is_control)
-        && name.parse::<crate::TenantId>().is_err()
+        && name.parse::<pta_service::TenantId>().is_err()
 }
 
 /// Settings of the API router.

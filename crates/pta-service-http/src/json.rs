@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use super::reply::ApiError;
-use crate::{AgentView, AuditEvent, DecidedBy, Password, SignInResult, Tenant};
+use pta_service::{AgentView, AuditEvent, DecidedBy, Password, SignInResult, Tenant};
 use pta_store::hex_encode;
 use pta_wire::{ErrorCode, Verdict, WarningKind};
 
@@ -123,46 +123,19 @@ pub(crate) fn parse_or_empty<'a, T: Deserialize<'a> + Default>(
 
 /// `snake_case` name of a verdict.
 pub(crate) fn verdict_name(v: Verdict) -> String {
-    match v {
-        Verdict::Success => "success".into(),
-        Verdict::InvalidCredentials => "invalid_credentials".into(),
-        Verdict::AccountLocked => "account_locked".into(),
-        Verdict::PasswordExpired => "password_expired".into(),
-        Verdict::MustChangePassword => "must_change_password".into(),
-        Verdict::AccountDisabled => "account_disabled".into(),
-        Verdict::AccountExpired => "account_expired".into(),
-        Verdict::LogonHoursRestricted => "logon_hours_restricted".into(),
-        Verdict::WorkstationRestricted => "workstation_restricted".into(),
-        Verdict::NewPasswordRejected => "new_password_rejected".into(),
-        Verdict::Unknown(n) => format!("unknown_{n}"),
-    }
+    v.name()
+        .map_or_else(|| format!("unknown_{}", v.code()), str::to_owned)
 }
 
 /// `snake_case` name of an agent error code.
 pub(crate) fn error_code_name(c: ErrorCode) -> String {
-    match c {
-        ErrorCode::DirectoryUnavailable => "directory_unavailable".into(),
-        ErrorCode::Timeout => "timeout".into(),
-        ErrorCode::Misconfigured => "misconfigured".into(),
-        ErrorCode::UnknownSessionKey => "unknown_session_key".into(),
-        ErrorCode::DecryptFailed => "decrypt_failed".into(),
-        ErrorCode::DeadlinePassed => "deadline_passed".into(),
-        ErrorCode::Replay => "replay".into(),
-        ErrorCode::Overloaded => "overloaded".into(),
-        ErrorCode::Unsupported => "unsupported".into(),
-        ErrorCode::Internal => "internal".into(),
-        ErrorCode::InvalidRequest => "invalid_request".into(),
-        ErrorCode::Draining => "draining".into(),
-        ErrorCode::RenewRefused => "renew_refused".into(),
-        ErrorCode::Unknown(n) => format!("unknown_{n}"),
-    }
+    c.name()
+        .map_or_else(|| format!("unknown_{}", c.code()), str::to_owned)
 }
 
 fn warning_kind_name(k: WarningKind) -> String {
-    match k {
-        WarningKind::PasswordExpiresInDays => "password_expires_in_days".into(),
-        WarningKind::Unknown(n) => format!("unknown_{n}"),
-    }
+    k.name()
+        .map_or_else(|| format!("unknown_{}", k.code()), str::to_owned)
 }
 
 /// The sign-in answer.

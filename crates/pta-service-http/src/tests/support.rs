@@ -18,9 +18,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use zeroize::Zeroizing;
 
-use crate::StoreError;
-use crate::http::{Api, CreatedToken, Health, HttpServer};
-use crate::{
+use crate::{Api, CreatedToken, Health, HttpServer};
+use pta_service::StoreError;
+use pta_service::{
     AgentId, AgentRecord, AgentView, AuditEvent, AuditQuery, ClientContext, Password, Registration,
     ServiceError, SignInError, SignInResult, Tenant, TenantId,
 };
@@ -320,24 +320,26 @@ impl FakeApi {
     }
 }
 
-pub(super) fn sign_in_result(decided_by: crate::DecidedBy) -> SignInResult {
-    SignInResult {
-        request_id: pta_wire::RequestId::from(0x0123_4567_89ab_cdef_0011_2233_4455_6677_u128),
-        verdict: match decided_by {
-            crate::DecidedBy::Agent(_) => pta_wire::Verdict::Success,
-            crate::DecidedBy::Lockout { .. } => pta_wire::Verdict::AccountLocked,
-            crate::DecidedBy::RepeatRejected => pta_wire::Verdict::InvalidCredentials,
-        },
-        warnings: match decided_by {
-            crate::DecidedBy::Agent(_) => vec![pta_wire::Warning {
-                kind: pta_wire::WarningKind::PasswordExpiresInDays,
-                value: 5,
-            }],
-            _ => Vec::new(),
-        },
+pub(super) fn sign_in_result(decided_by: pta_service::DecidedBy) -> SignInResult {
+    let verdict = match decided_by {
+        pta_service::DecidedBy::Agent(_) => pta_wire::Verdict::Success,
+        pta_service::DecidedBy::Lockout { .. } => pta_wire::Verdict::AccountLocked,
+        _ => pta_wire::Verdict::InvalidCredentials,
+    };
+    let warnings = match decided_by {
+        pta_service::DecidedBy::Agent(_) => vec![pta_wire::Warning {
+            kind: pta_wire::WarningKind::PasswordExpiresInDays,
+            value: 5,
+        }],
+        _ => Vec::new(),
+    };
+    SignInResult::new(
+        pta_wire::RequestId::from(0x0123_4567_89ab_cdef_0011_2233_4455_6677_u128),
+        verdict,
+        warnings,
         decided_by,
-        latency_ms: 42,
-    }
+        42,
+    )
 }
 
 #[async_trait]
@@ -356,10 +358,10 @@ impl Api for FakeApi {
             context,
         ));
         match login {
-            "lock" => Ok(sign_in_result(crate::DecidedBy::Lockout {
+            "lock" => Ok(sign_in_result(pta_service::DecidedBy::Lockout {
                 until_ms: T0 + 60_000,
             })),
-            "repeat" => Ok(sign_in_result(crate::DecidedBy::RepeatRejected)),
+            "repeat" => Ok(sign_in_result(pta_service::DecidedBy::RepeatRejected)),
             "err-unknown-tenant" => Err(SignInError::UnknownTenant),
             "err-invalid" => Err(SignInError::InvalidRequest("login too long")),
             "err-blocked" => Err(SignInError::SourceBlocked {
@@ -372,8 +374,9 @@ impl Api for FakeApi {
             )),
             "err-agent-unknown" => Err(SignInError::Agent(pta_wire::ErrorCode::Unknown(77))),
             "err-bad-reply" => Err(SignInError::BadReply),
+            "err-lockout-store" => Err(SignInError::LockoutUnavailable),
             "err-internal" => Err(SignInError::Internal),
-            _ => Ok(sign_in_result(crate::DecidedBy::Agent(self.agent))),
+            _ => Ok(sign_in_result(pta_service::DecidedBy::Agent(self.agent))),
         }
     }
 
@@ -390,7 +393,7 @@ impl Api for FakeApi {
             source,
             software_version.to_owned(),
         ));
-        use crate::TokenError as T;
+        use pta_service::TokenError as T;
         let err = match token {
             "bad-version" => Some(ServiceError::InvalidSoftwareVersion),
             "malformed" => Some(ServiceError::Store(StoreError::Token(T::Malformed))),
@@ -417,12 +420,12 @@ impl Api for FakeApi {
         }
         let tls = tls();
         Ok((
-            Registration {
-                agent_id: self.agent,
-                tenant: tenant_id(1),
-                certificate_chain_der: vec![tls.leaf_der.clone(), tls.ca_der.clone()],
-                ca_certificate_der: tls.ca_der.clone(),
-            },
+            Registration::new(
+                self.agent,
+                tenant_id(1),
+                vec![tls.leaf_der.clone(), tls.ca_der.clone()],
+                tls.ca_der.clone(),
+            ),
             vec![
                 "agents.example:8443".to_owned(),
                 "127.0.0.1:8443".to_owned(),
@@ -506,10 +509,7 @@ impl Api for FakeApi {
         let mut record = AgentRecord::new(self.agent, *tenant, vec![0x01, 0xab], vec![9; 4], T0);
         record.software_version = "1.2.3".to_owned();
         record.last_source = Some(IpAddr::from([192, 0, 2, 7]));
-        Ok(vec![AgentView {
-            record,
-            connections: 2,
-        }])
+        Ok(vec![AgentView::new(record, 2)])
     }
 
     async fn revoke_agent(&self, agent: &AgentId) -> Result<bool, ServiceError> {
@@ -563,8 +563,8 @@ impl Api for FakeApi {
         Ok(vec![
             AuditEvent::new(
                 T0,
-                crate::AuditKind::SignIn,
-                crate::AuditOutcome::Verdict(pta_wire::Verdict::Success),
+                pta_service::AuditKind::SignIn,
+                pta_service::AuditOutcome::Verdict(pta_wire::Verdict::Success),
             )
             .with_tenant(query.tenant)
             .with_login("alice@contoso.com")
