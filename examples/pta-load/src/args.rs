@@ -99,18 +99,32 @@ pub(crate) fn secret_env(name: &str) -> Result<String, Failure> {
         .ok_or_else(|| Failure::Usage(format!("set {name} in the environment")))
 }
 
-/// `250ms`, `10s`, `2m`, or bare seconds.
+/// A duration as every `pta` tool reads one (humantime: `250ms`, `10s`, `2m`, `1h 30m`), or
+/// bare seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("not a duration: {s} (use ms, s or m)")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {s}"))
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {s}"));
+    }
+    humantime_serde::re::humantime::parse_duration(s)
+        .map_err(|_| format!("not a duration: {s} (for example 250ms, 10s, 2m)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_like_every_pta_tool() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1_500)));
+        for bad in ["", "ten seconds", "-1", "5 parsecs"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
 }
