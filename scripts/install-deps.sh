@@ -7,7 +7,7 @@ set -euo pipefail
 DEB_PACKAGES=(
   slapd ldap-utils
   samba samba-ad-dc samba-ad-provision krb5-user
-  faketime openssl tinyproxy
+  faketime openssl tinyproxy redis-server
   python3 python3-cbor2 python3-jwcrypto
 )
 
@@ -46,7 +46,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   trap - EXIT
 fi
 
-for cmd in slapd slapadd ldapsearch samba samba-tool openssl faketime tinyproxy; do
+for cmd in slapd slapadd ldapsearch samba samba-tool openssl faketime tinyproxy redis-server; do
   p=$(command -v "$cmd" || true)
   [ -n "$p" ] || [ -x "/usr/sbin/$cmd" ] || { echo "install-deps: $cmd not found after install" >&2; exit 1; }
 done

@@ -1,5 +1,6 @@
 //! Real directory servers as test fixtures: a private OpenLDAP ([`Slapd`]) and a Samba Active
-//! Directory domain controller ([`SambaAd`]), both on 127.0.0.1, with TLS from a throw-away
+//! Directory domain controller ([`SambaAd`]), both on 127.0.0.1, a private Redis ([`Redis`]) for
+//! shared-state stores, with TLS from a throw-away
 //! test CA ([`TestCa`]) and a documented matrix of users whose bind outcomes are pinned by this
 //! crate's integration tests.
 //!
@@ -81,17 +82,35 @@
 //! process id on drop. Its log shows each `CONNECT`, so a test can prove that traffic went
 //! through it.
 //!
+//! # Redis ([`Redis`])
+//!
+//! A private `redis-server` (Debian's package) per fixture: own temporary directory, a free port
+//! on 127.0.0.1 only, protected mode on, no persistence, started in the foreground and ready
+//! when it answers a raw `PING` (at most 10 s). [`Redis::stop`] kills it by its process id and
+//! keeps the port; [`Redis::restart`] starts a new, empty server on the same port, so a test can
+//! make a store vanish mid-run and come back. Dropping the fixture stops the server and removes
+//! its directory. [`Redis::url`] gives `redis://127.0.0.1:PORT`.
+//!
+//! ```no_run
+//! let mut redis = pta_testkit::Redis::start().expect("redis-server starts");
+//! assert!(redis.ping());
+//! redis.stop();
+//! redis.restart().expect("redis-server restarts on the same port");
+//! println!("connect to {}", redis.url());
+//! ```
+//!
 //! # Environment
 //!
 //! `PTA_TESTKIT_DIR` (default `/var/tmp/pta-testkit`) holds the Samba lock, the pristine copy and
-//! the running copy. OpenLDAP fixtures live in the system temporary directory
-//! (`pta-testkit-slapd-*`).
+//! the running copy. OpenLDAP and Redis fixtures live in the system temporary directory
+//! (`pta-testkit-slapd-*`, `pta-testkit-redis-*`).
 
 #![forbid(unsafe_code)]
 
 mod error;
 mod process;
 mod proxy;
+mod redis;
 mod samba;
 mod slapd;
 mod tls;
@@ -100,6 +119,7 @@ mod users;
 pub use error::{Error, Result};
 pub use process::{port_is_open, process_is_alive};
 pub use proxy::Tinyproxy;
+pub use redis::Redis;
 pub use samba::{SambaAd, StartReport, fixture_dir};
 pub use slapd::{Slapd, SlapdOptions};
 pub use tls::TestCa;

@@ -7,5 +7,6 @@
 
 mod ldap;
 mod lifecycle;
+mod redis;
 mod samba;
 mod slapd;
