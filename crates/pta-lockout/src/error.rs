@@ -34,6 +34,23 @@ pub enum LockoutError {
         field: &'static str,
     },
 
+    /// Bytes handed to [`UserRecord::decode`] or [`SourceRecord::decode`] are not an encoded
+    /// record: `kind` says why, `offset` where.
+    ///
+    /// A shared store should report it as [`LockoutError::Backend`] (its stored state is
+    /// corrupt, or was written by a newer build), never as a decision; delete the damaged key or
+    /// upgrade the node that cannot read it.
+    ///
+    /// [`UserRecord::decode`]: crate::UserRecord::decode
+    /// [`SourceRecord::decode`]: crate::SourceRecord::decode
+    #[error("bad lockout record encoding at byte {offset}: {kind}")]
+    Decode {
+        /// What is wrong.
+        kind: crate::DecodeErrorKind,
+        /// Offset of the first bad byte (the input's length when it is too short).
+        offset: usize,
+    },
+
     /// A shared store's backend (a database, a cache cluster) failed or could not be reached.
     ///
     /// The in-memory store never returns this. The attempt was neither allowed nor counted:

@@ -90,6 +90,9 @@
 //! Services that share state between nodes use the [`LockoutStore`] trait (async); the
 //! [`MemoryStore`] implements it too. The policy itself is [`UserRecord`] and [`SourceRecord`],
 //! plain values with pure transitions, which a shared store applies to the records it holds.
+//! A shared store keeps them as bytes with [`UserRecord::encode`] and [`UserRecord::decode`]
+//! ([`SourceRecord`] likewise): a compact, versioned format (98 bytes per account), whose
+//! decoding is total and never panics.
 //!
 //! # States
 //!
@@ -175,6 +178,7 @@
 #![warn(missing_docs)]
 
 mod attempt;
+mod codec;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -189,6 +193,7 @@ mod time;
 mod user;
 
 pub use attempt::{Attempt, Decision, Outcome};
+pub use codec::DecodeErrorKind;
 pub use error::LockoutError;
 pub use keys::{LockoutSecret, PasswordTag, UserKey};
 pub use location::{Location, Source};

@@ -14,9 +14,9 @@ use crate::{Decision, Outcome, Policy, SourceStatus, UserKey};
 /// The list holds at most `spray_threshold` entries of 12 bytes (16 with alignment).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SourceRecord {
-    hits: Vec<(u64, Tick)>,
-    blocked_until: Tick,
-    last_seen: Tick,
+    pub(crate) hits: Vec<(u64, Tick)>,
+    pub(crate) blocked_until: Tick,
+    pub(crate) last_seen: Tick,
 }
 
 impl SourceRecord {

@@ -25,15 +25,15 @@ const UNFAMILIAR: usize = 1;
 /// [`UserKey`]: crate::UserKey
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UserRecord {
-    familiar: [u64; FAMILIAR_SLOTS],
-    familiar_at: [Tick; FAMILIAR_SLOTS],
-    bad_tags: [u32; BAD_PASSWORD_SLOTS],
-    bad_at: [Tick; BAD_PASSWORD_SLOTS],
-    locked_until: [Tick; 2],
-    last_failure: [Tick; 2],
-    last_seen: Tick,
-    failures: [u8; 2],
-    level: [u8; 2],
+    pub(crate) familiar: [u64; FAMILIAR_SLOTS],
+    pub(crate) familiar_at: [Tick; FAMILIAR_SLOTS],
+    pub(crate) bad_tags: [u32; BAD_PASSWORD_SLOTS],
+    pub(crate) bad_at: [Tick; BAD_PASSWORD_SLOTS],
+    pub(crate) locked_until: [Tick; 2],
+    pub(crate) last_failure: [Tick; 2],
+    pub(crate) last_seen: Tick,
+    pub(crate) failures: [u8; 2],
+    pub(crate) level: [u8; 2],
 }
 
 /// A class's counters as they stand at some instant, after quiet-period decay.
