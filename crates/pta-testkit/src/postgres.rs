@@ -225,7 +225,15 @@ impl Postgres {
             .arg(self.dir.path())
             .arg("-p")
             .arg(self.port.to_string())
-            .args(["-U", SUPERUSER, "-d", "postgres", "-X", "-v", "ON_ERROR_STOP=1"]);
+            .args([
+                "-U",
+                SUPERUSER,
+                "-d",
+                "postgres",
+                "-X",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ]);
         command
     }
 
@@ -291,8 +299,8 @@ impl Postgres {
             .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
             .args(["-c", "logging_collector=off", "-c", "ssl=off"]);
         let log = self.log_path();
-        let mut process = ServerProcess::spawn("postgres", command, log.clone())
-            .map_err(StartFailure::Exited)?;
+        let mut process =
+            ServerProcess::spawn("postgres", command, log.clone()).map_err(StartFailure::Exited)?;
         let started = Instant::now();
         process.wait_listening(&[self.port], START_TIMEOUT)?;
         // The port opens before start-up ends; pg_isready says when sessions are accepted.

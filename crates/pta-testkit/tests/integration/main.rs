@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod ldap;
-mod postgres;
 mod lifecycle;
+mod postgres;
 mod samba;
 mod slapd;

@@ -25,7 +25,10 @@ fn pg_isready(port: u16) -> bool {
 fn postgres_answers_restarts_and_is_gone_after_drop() {
     let started = std::time::Instant::now();
     let mut pg = Postgres::start().expect("postgres starts");
-    eprintln!("postgres fixture start (initdb, listen): {:?}", started.elapsed());
+    eprintln!(
+        "postgres fixture start (initdb, listen): {:?}",
+        started.elapsed()
+    );
     let (port, pid, dir) = (pg.port(), pg.pid().unwrap(), pg.dir().to_owned());
     assert!(port_is_open(port));
     assert!(pg_isready(port));
@@ -34,11 +37,17 @@ fn postgres_answers_restarts_and_is_gone_after_drop() {
     assert_eq!(pg.password().len(), 32);
     assert_eq!(
         pg.url(),
-        format!("postgres://pta_test:{}@127.0.0.1:{port}/pta_test", pg.password())
+        format!(
+            "postgres://pta_test:{}@127.0.0.1:{port}/pta_test",
+            pg.password()
+        )
     );
     // Over TCP the test role must give its password (scram-sha-256).
     let hba = std::fs::read_to_string(dir.join("data/pg_hba.conf")).unwrap();
-    assert!(hba.contains("host all all 127.0.0.1/32 scram-sha-256"), "{hba}");
+    assert!(
+        hba.contains("host all all 127.0.0.1/32 scram-sha-256"),
+        "{hba}"
+    );
     let listen = pg.psql("SHOW listen_addresses").unwrap();
     assert_eq!(listen.trim(), "127.0.0.1");
 
@@ -54,7 +63,10 @@ fn postgres_answers_restarts_and_is_gone_after_drop() {
     // Stop and start again: same port, data kept.
     pg.stop();
     assert!(pg.pid().is_none());
-    assert!(!process_is_alive(pid), "postgres {pid} still runs after stop");
+    assert!(
+        !process_is_alive(pid),
+        "postgres {pid} still runs after stop"
+    );
     assert!(!port_is_open(port));
     pg.start_again().expect("postgres starts again");
     assert_eq!(pg.port(), port);
