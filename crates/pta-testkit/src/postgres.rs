@@ -40,7 +40,6 @@ const DATABASE: &str = "pta_test";
 /// a crash loses data, a [`stop`](Self::stop) and [`start_again`](Self::start_again) does not.
 /// Isolate tests with [`create_database`](Self::create_database): one server, a fresh database
 /// per test.
-#[derive(Debug)]
 pub struct Postgres {
     process: Option<ServerProcess>,
     bin: PathBuf,
@@ -334,6 +333,19 @@ impl Postgres {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl std::fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres")
+            .field("process", &self.process)
+            .field("bin", &self.bin)
+            .field("run_as", &self.run_as)
+            .field("port", &self.port)
+            .field("password", &"[redacted]")
+            .field("dir", &self.dir)
+            .finish()
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use pta_store::{Store, StoreError};
 use pta_store_postgres::{PostgresConfig, PostgresStore};
+use pta_testkit::Postgres;
 
 use crate::support::PgFixture;
 
@@ -40,6 +41,18 @@ async fn reconnecting_to_a_migrated_database_is_a_no_op() {
     assert_eq!(version(&f).await, PostgresStore::SCHEMA_VERSION);
     assert_eq!(second.tenant(&tenant.id).await.unwrap(), Some(tenant));
     assert_eq!(second.endpoint(), format!("127.0.0.1:{}", f.pg.port()));
+    // Nothing was migrated again: the same tables, the data kept.
+    let tables: i64 = f
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 7, "pta_schema and the six tables");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -73,22 +86,26 @@ async fn a_newer_schema_is_refused_untouched() {
 
 #[tokio::test]
 async fn connect_errors_name_host_and_port_never_the_password() {
-    let mut f = PgFixture::new();
-    let password = f.pg.password().to_owned();
-    let port = f.pg.port();
-    let endpoint = format!("127.0.0.1:{port}");
-    let mut config = PostgresConfig::new(f.url.clone());
+    // Its own server: this test stops it.
+    let mut pg = Postgres::start().expect("postgres fixture starts");
+    let password = pg.password().to_owned();
+    let endpoint = format!("127.0.0.1:{}", pg.port());
+    let mut config = PostgresConfig::new(pg.url());
     config.connect_timeout = Duration::from_secs(2);
     assert!(!format!("{config:?}").contains(&password));
 
     // A database that does not exist: the server answers and refuses.
     let mut missing = config.clone();
-    missing.url = f.pg.database_url("no_such_database");
+    missing.url = pg.database_url("no_such_database");
     let e = PostgresStore::connect(missing).await.unwrap_err();
+    // A wrong password: refused by scram-sha-256.
+    let mut wrong = config.clone();
+    wrong.url = pg.url().replace(&password, "not-the-password");
+    let e3 = PostgresStore::connect(wrong).await.unwrap_err();
     // A stopped server: nothing answers.
-    f.pg.stop();
+    pg.stop();
     let e2 = PostgresStore::connect(config).await.unwrap_err();
-    for e in [e, e2] {
+    for e in [e, e2, e3] {
         assert!(matches!(e, StoreError::Backend(_)), "{e:?}");
         let (text, debug) = (chain(&e), format!("{e:?}"));
         assert!(text.contains(&endpoint), "{text}");

@@ -1,21 +1,43 @@
 //! A PostgreSQL fixture per test, with a fresh database and stores on it.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use pta_store::Store;
 use pta_store_postgres::{PostgresConfig, PostgresStore};
 use pta_testkit::Postgres;
 
-/// A private server (stopped on drop) and the URL of a fresh database on it.
+/// The server the tests running at a time share: started by the first, stopped (and its
+/// directory removed) when the last one holding it ends. A static `Postgres` would never be
+/// dropped and would outlive the test binary.
+static SHARED: Mutex<Weak<Postgres>> = Mutex::new(Weak::new());
+/// Numbers the databases of this binary's tests.
+static NEXT_DATABASE: AtomicUsize = AtomicUsize::new(0);
+
+/// The shared server, started if no test holds it.
+fn shared_server() -> Arc<Postgres> {
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(pg) = shared.upgrade() {
+        return pg;
+    }
+    let pg = Arc::new(Postgres::start().expect("postgres fixture starts"));
+    *shared = Arc::downgrade(&pg);
+    pg
+}
+
+/// A fresh database on the shared server (kept alive with it).
 pub(crate) struct PgFixture {
-    pub(crate) pg: Postgres,
+    pub(crate) pg: Arc<Postgres>,
     pub(crate) url: String,
 }
 
 impl PgFixture {
     pub(crate) fn new() -> Self {
-        let pg = Postgres::start().expect("postgres fixture starts");
-        let url = pg.create_database("store_test").expect("database created");
+        let pg = shared_server();
+        let n = NEXT_DATABASE.fetch_add(1, Ordering::Relaxed);
+        let url = pg
+            .create_database(&format!("store_test_{n}"))
+            .expect("database created");
         Self { pg, url }
     }
 
