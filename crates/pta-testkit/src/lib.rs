@@ -89,7 +89,7 @@
 //! as Debian's `postgres` system user (PostgreSQL refuses root). The test role `pta_test` has a
 //! generated password ([`Postgres::password`]) checked with scram-sha-256 over TCP, may create
 //! databases, and owns the database `pta_test` ([`Postgres::url`]). One server, a fresh
-//! database per test: [`Postgres::create_database`] returns its URL in about 50 ms.
+//! database per test: [`Postgres::create_database`] creates one and returns its URL.
 //! [`Postgres::stop`] and [`Postgres::start_again`] restart it on the same port with its data,
 //! for fault tests. Durability is off (`fsync = off`) for speed. Debian's own cluster, if the
 //! package created one, is never started.
