@@ -7,7 +7,8 @@ set -euo pipefail
 DEB_PACKAGES=(
   slapd ldap-utils
   samba samba-ad-dc samba-ad-provision krb5-user
-  faketime openssl tinyproxy redis-server
+  faketime openssl tinyproxy
+  redis-server postgresql
   python3 python3-cbor2 python3-jwcrypto
 )
 
@@ -29,6 +30,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo 'slapd slapd/no_configuration boolean true' | debconf-set-selections
   # krb5-user asks for a default realm; an empty answer is fine (the fixtures bring their own).
   echo 'krb5-config krb5-config/default_realm string EXAMPLE.TEST' | debconf-set-selections
+  # postgresql-common must not create Debian's own cluster (the fixture runs initdb in a
+  # temporary directory); an existing one is never started by these scripts.
+  mkdir -p /etc/postgresql-common/createcluster.d
+  echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/pta-no-main-cluster.conf
   # Block every daemon start during installation. Keep an existing policy-rc.d untouched.
   policy=/usr/sbin/policy-rc.d
   own_policy=0
@@ -50,4 +55,9 @@ for cmd in slapd slapadd ldapsearch samba samba-tool openssl faketime tinyproxy 
   p=$(command -v "$cmd" || true)
   [ -n "$p" ] || [ -x "/usr/sbin/$cmd" ] || { echo "install-deps: $cmd not found after install" >&2; exit 1; }
 done
+# PostgreSQL's server binaries live in a per-version directory off the PATH.
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  echo "install-deps: initdb not found under /usr/lib/postgresql after install" >&2
+  exit 1
+fi
 echo "install-deps: all Debian prerequisites present"

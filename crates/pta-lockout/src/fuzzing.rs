@@ -228,3 +228,21 @@ struct Model {
     /// success in that class or an unlock.
     locks: HashMap<(u64, bool), u64>,
 }
+
+/// Decodes `data` as a stored account record and as a stored source record; whatever decodes
+/// must encode back to exactly the same bytes and decode again to an equal record. Decoding
+/// never panics, whatever the bytes.
+pub fn stored_records(data: &[u8]) {
+    if let Ok(record) = crate::UserRecord::decode(data) {
+        let mut out = Vec::new();
+        record.encode(&mut out);
+        assert_eq!(out, data, "an account record re-encodes to other bytes");
+        assert_eq!(crate::UserRecord::decode(&out).ok(), Some(record));
+    }
+    if let Ok(record) = crate::SourceRecord::decode(data) {
+        let mut out = Vec::new();
+        record.encode(&mut out);
+        assert_eq!(out, data, "a source record re-encodes to other bytes");
+        assert_eq!(crate::SourceRecord::decode(&out).ok(), Some(record));
+    }
+}

@@ -77,6 +77,13 @@ pub enum Error {
         /// How long was waited.
         seconds: u64,
     },
+    /// A name given to a fixture is not a plain identifier. Use lowercase letters, digits and
+    /// `_` only (at most 63 bytes).
+    #[error("{name:?} is not a plain identifier (lowercase letters, digits, _)")]
+    InvalidName {
+        /// The name refused.
+        name: String,
+    },
 }
 
 /// Result alias for fixture start-up.

@@ -97,17 +97,36 @@
 //! redis.stop();
 //! redis.restart().expect("redis-server restarts on the same port");
 //! println!("connect to {}", redis.url());
+//! # PostgreSQL ([`Postgres`])
+//!
+//! A fresh cluster per fixture (`initdb` from Debian's `/usr/lib/postgresql/<version>/bin`,
+//! newest version installed) in its own temporary directory (`pta-testkit-postgres-*`), on a
+//! free port of 127.0.0.1 with its Unix socket in that directory. Run as root, the server runs
+//! as Debian's `postgres` system user (PostgreSQL refuses root). The test role `pta_test` has a
+//! generated password ([`Postgres::password`]) checked with scram-sha-256 over TCP, may create
+//! databases, and owns the database `pta_test` ([`Postgres::url`]). One server, a fresh
+//! database per test: [`Postgres::create_database`] creates one and returns its URL.
+//! [`Postgres::stop`] and [`Postgres::start_again`] restart it on the same port with its data,
+//! for fault tests. Durability is off (`fsync = off`) for speed. Debian's own cluster, if the
+//! package created one, is never started.
+//!
+//! ```no_run
+//! let pg = pta_testkit::Postgres::start().expect("postgres starts");
+//! let url = pg.create_database("my_test").expect("database created");
+//! println!("connect to {url}");
+//! // The server is stopped and its directory removed when `pg` drops.
 //! ```
 //!
 //! # Environment
 //!
 //! `PTA_TESTKIT_DIR` (default `/var/tmp/pta-testkit`) holds the Samba lock, the pristine copy and
-//! the running copy. OpenLDAP and Redis fixtures live in the system temporary directory
-//! (`pta-testkit-slapd-*`, `pta-testkit-redis-*`).
+//! the running copy. OpenLDAP, Redis and PostgreSQL fixtures live in the system temporary
+//! directory (`pta-testkit-slapd-*`, `pta-testkit-redis-*`, `pta-testkit-postgres-*`).
 
 #![forbid(unsafe_code)]
 
 mod error;
+mod postgres;
 mod process;
 mod proxy;
 mod redis;
@@ -117,6 +136,7 @@ mod tls;
 mod users;
 
 pub use error::{Error, Result};
+pub use postgres::Postgres;
 pub use process::{port_is_open, process_is_alive};
 pub use proxy::Tinyproxy;
 pub use redis::Redis;

@@ -195,6 +195,27 @@ impl ServerProcess {
         self.child.try_wait().ok().flatten()
     }
 
+    /// Sends SIGINT (PostgreSQL's fast shutdown) and waits up to `timeout` for the process to
+    /// exit; kills it if it has not by then.
+    pub(crate) fn interrupt_and_wait(&mut self, timeout: Duration) {
+        let signalled = Command::new("kill")
+            .args(["-s", "INT"])
+            .arg(self.pid().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let start = Instant::now();
+        while signalled && start.elapsed() < timeout {
+            if self.try_exited().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.stop();
+    }
+
     /// Kills the process and reaps it.
     pub(crate) fn stop(&mut self) {
         // SIGKILL: the fixtures never reuse a server's data after it stops (slapd's directory is

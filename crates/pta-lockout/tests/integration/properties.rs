@@ -135,7 +135,10 @@ proptest! {
     ) {
         prop_assume!(gap * u64::from(p.threshold) < p.quiet_period.as_millis() as u64);
         let s = store(p.clone());
-        let mut now = start;
+        // Records keep whole seconds: from a whole second on, a span shorter than the quiet
+        // period also stays shorter once every time is cut to its second (from any other start
+        // the last failure could fall a second further and the first one decay).
+        let mut now = start / SEC * SEC;
         for t in 0..u32::from(p.threshold) {
             // A source per attempt, so that a low spray threshold does not interfere.
             let a = attempt(1, u128::from(t) + 100, 1, t);

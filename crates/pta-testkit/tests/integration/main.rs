@@ -8,5 +8,6 @@
 mod ldap;
 mod lifecycle;
 mod redis;
+mod postgres;
 mod samba;
 mod slapd;
