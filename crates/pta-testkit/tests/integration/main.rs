@@ -7,7 +7,7 @@
 
 mod ldap;
 mod lifecycle;
-mod redis;
 mod postgres;
+mod redis;
 mod samba;
 mod slapd;
