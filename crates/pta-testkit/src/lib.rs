@@ -97,6 +97,9 @@
 //! redis.stop();
 //! redis.restart().expect("redis-server restarts on the same port");
 //! println!("connect to {}", redis.url());
+//! // The server is stopped and its directory removed when `redis` drops.
+//! ```
+//!
 //! # PostgreSQL ([`Postgres`])
 //!
 //! A fresh cluster per fixture (`initdb` from Debian's `/usr/lib/postgresql/<version>/bin`,
