@@ -195,6 +195,11 @@ impl RedisLockoutStore {
             .map_err(RedisLockoutError::Command)
     }
 
+    /// The bytes stored at one key, `None` when there are none.
+    async fn get_one(&self, key: &str) -> Result<Option<Vec<u8>>, RedisLockoutError> {
+        Ok(self.get(&[key]).await?.into_iter().next().flatten())
+    }
+
     /// Writes `writes` (key, bytes read, bytes to write, expiry) if no key changed since it
     /// was read. Returns whether it wrote.
     async fn compare_and_set(
@@ -270,13 +275,7 @@ impl RedisLockoutStore {
     async fn unlock_inner(&self, user: UserKey) -> Result<bool, RedisLockoutError> {
         let key = self.user_key(user);
         for _ in 0..MAX_CAS_ROUNDS {
-            let Some(old) = self
-                .get(&[key.as_str()])
-                .await?
-                .into_iter()
-                .next()
-                .flatten()
-            else {
+            let Some(old) = self.get_one(&key).await? else {
                 return Ok(false);
             };
             let mut record = decode_user(&old)?;
@@ -395,12 +394,7 @@ impl LockoutStore for RedisLockoutStore {
     async fn user_status(&self, now: u64, user: UserKey) -> Result<UserStatus, LockoutError> {
         self.bounded(async {
             let key = self.user_key(user);
-            let bytes = self
-                .get(&[key.as_str()])
-                .await?
-                .into_iter()
-                .next()
-                .flatten();
+            let bytes = self.get_one(&key).await?;
             Ok(decode_user(&bytes.unwrap_or_default())?.status(&self.policy, now))
         })
         .await
@@ -409,12 +403,7 @@ impl LockoutStore for RedisLockoutStore {
     async fn source_status(&self, now: u64, source: Source) -> Result<SourceStatus, LockoutError> {
         self.bounded(async {
             let key = self.source_key(source);
-            let bytes = self
-                .get(&[key.as_str()])
-                .await?
-                .into_iter()
-                .next()
-                .flatten();
+            let bytes = self.get_one(&key).await?;
             Ok(decode_source(&bytes.unwrap_or_default())?.status(&self.policy, now))
         })
         .await
