@@ -230,9 +230,11 @@ struct Model {
 }
 
 /// Decodes `data` as a stored account record and as a stored source record; whatever decodes
-/// must encode back to exactly the same bytes and decode again to an equal record. Decoding
-/// never panics, whatever the bytes.
+/// must encode back to exactly the same bytes and decode again to an equal record. Then as a
+/// store snapshot: if it restores, the store's own snapshot restores into a fresh store with
+/// the same counts. Decoding never panics, whatever the bytes.
 pub fn stored_records(data: &[u8]) {
+    snapshot(data);
     if let Ok(record) = crate::UserRecord::decode(data) {
         let mut out = Vec::new();
         record.encode(&mut out);
@@ -244,5 +246,20 @@ pub fn stored_records(data: &[u8]) {
         record.encode(&mut out);
         assert_eq!(out, data, "a source record re-encodes to other bytes");
         assert_eq!(crate::SourceRecord::decode(&out).ok(), Some(record));
+    }
+}
+
+fn snapshot(data: &[u8]) {
+    let fresh = || MemoryStore::new(Policy::default(), MemoryStoreLimits::default());
+    let (Ok(a), Ok(b)) = (fresh(), fresh()) else {
+        return;
+    };
+    if let Ok(first) = a.restore(0, data) {
+        let again = b.restore(0, &a.snapshot(0));
+        let Ok(again) = again else {
+            panic!("a store's own snapshot does not restore: {again:?}");
+        };
+        assert_eq!(again.users, a.memory_usage().users, "account records lost");
+        assert!(first.users >= again.users, "records appeared from nowhere");
     }
 }

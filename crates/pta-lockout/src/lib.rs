@@ -197,7 +197,7 @@ pub use codec::DecodeErrorKind;
 pub use error::LockoutError;
 pub use keys::{LockoutSecret, PasswordTag, UserKey};
 pub use location::{Location, Source};
-pub use memory::{MemoryStore, MemoryStoreLimits, MemoryUsage};
+pub use memory::{MemoryStore, MemoryStoreLimits, MemoryUsage, RestoreStats};
 pub use policy::{DirectoryMismatch, Policy};
 pub use source::SourceRecord;
 pub use status::{ClassStatus, LocationClass, SourceStatus, UserStatus};

@@ -8,6 +8,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
+mod snapshot;
+pub use snapshot::RestoreStats;
+
 use crate::time::{self, NEVER, Tick};
 use crate::{
     Attempt, Decision, LockoutError, LockoutStore, Outcome, Policy, Source, SourceRecord,
@@ -463,6 +466,16 @@ impl<K: Hash + Eq + Copy, V: Record, S: BuildHasher + Clone> Sharded<K, V, S> {
             }
         }
         Some(f(shard.map.entry(key).or_default()))
+    }
+
+    /// Calls `f` with every entry, one shard locked at a time.
+    fn for_each(&self, mut f: impl FnMut(&K, &V)) {
+        for shard in &self.shards {
+            let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            for (key, value) in &shard.map {
+                f(key, value);
+            }
+        }
     }
 
     fn reclaim(&self, policy: &Policy, now: u64) -> usize {
