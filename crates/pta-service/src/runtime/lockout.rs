@@ -127,6 +127,15 @@ impl Lockout {
         self.admin(self.store.unblock_source(source).await)
     }
 
+    /// The in-memory stores, by the name their records carry in a lockout snapshot (empty for
+    /// the default store). None when the options supplied a shared store.
+    pub(crate) fn memory_stores(&self) -> Vec<super::lockout_snapshot::Named> {
+        self.memory
+            .iter()
+            .map(|m| (String::new(), Arc::clone(m)))
+            .collect()
+    }
+
     /// Periodic housekeeping of the in-memory default.
     pub(crate) fn reclaim(&self, now: u64) {
         if let Some(memory) = &self.memory {

@@ -43,6 +43,7 @@ pub(crate) struct Metrics {
     pub(crate) unknown_replies: AtomicU64,
     pub(crate) audit_dropped: AtomicU64,
     pub(crate) lockout_errors: AtomicU64,
+    pub(crate) lockout_snapshot_errors: AtomicU64,
     renewals: Labelled,
 }
 
@@ -175,6 +176,12 @@ impl Metrics {
             "pta_lockout_store_errors_total",
             "Calls to the lockout store that failed (sign-ins refused uncounted, admin calls failed).",
             load(&self.lockout_errors),
+        );
+        counter(
+            &mut out,
+            "pta_lockout_snapshot_errors_total",
+            "Lockout snapshots that could not be written or read (see the log).",
+            load(&self.lockout_snapshot_errors),
         );
         labelled(
             &mut out,

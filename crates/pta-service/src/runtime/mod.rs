@@ -12,7 +12,8 @@
 //! - `registry`: trust set, admission, live connections and the pick, store sync, status;
 //! - `conn`: the agent listener and one session task per connection;
 //! - `pipeline`: the sign-in pipeline; `renewal`: certificate renewal over a session;
-//! - `lockout`: the lockout store seam and the lockout secret;
+//! - `lockout`: the lockout store seam and the lockout secret; `lockout_snapshot`: the
+//!   in-memory lockout state kept across a restart;
 //! - `admin`: the service CA and the operations offline commands share;
 //! - `audit_log`, `metrics`: the audit writer and the Prometheus counters.
 
@@ -21,6 +22,7 @@ mod audit_log;
 mod clock;
 mod conn;
 mod lockout;
+mod lockout_snapshot;
 mod metrics;
 mod options;
 mod pipeline;

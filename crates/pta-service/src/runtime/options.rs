@@ -1,6 +1,7 @@
 //! The settings of a running service.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +62,16 @@ pub struct ServiceOptions {
     /// random secret is generated at start, with a warning in the log; fine for one node
     /// with the in-memory store, wrong for several.
     pub lockout_secret: Option<Arc<pta_lockout::LockoutSecret>>,
+    /// A file that keeps the in-memory lockout state across a restart (default `None`: a
+    /// restart forgets every lock and counter). Written every
+    /// [`lockout_snapshot_interval`](Self::lockout_snapshot_interval) and at shutdown, read at
+    /// start; mode 0600. Only useful with a [`lockout_secret`](Self::lockout_secret) that
+    /// survives the restart too. A shared [`lockout_store`](Self::lockout_store) keeps its own
+    /// state and is not written here.
+    pub lockout_snapshot: Option<PathBuf>,
+    /// How often the lockout snapshot is written (default 10 s): at most this much lockout
+    /// state is lost when the process dies without shutting down.
+    pub lockout_snapshot_interval: Duration,
 }
 
 impl Default for ServiceOptions {
@@ -84,6 +95,8 @@ impl Default for ServiceOptions {
             lockout: pta_lockout::Policy::default(),
             lockout_store: None,
             lockout_secret: None,
+            lockout_snapshot: None,
+            lockout_snapshot_interval: Duration::from_secs(10),
         }
     }
 }

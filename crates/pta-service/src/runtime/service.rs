@@ -373,6 +373,10 @@ fn validate(options: &ServiceOptions) -> Result<(), ServiceError> {
         ),
         (options.audit_queue == 0, "audit_queue"),
         (
+            options.lockout_snapshot_interval.is_zero(),
+            "lockout_snapshot_interval",
+        ),
+        (
             options.wire.handshake_timeout_ms == 0,
             "wire.handshake_timeout_ms",
         ),
@@ -404,6 +408,9 @@ impl Inner {
 
         let metrics = Arc::new(Metrics::default());
         let lockout = Lockout::new(&options, Arc::clone(&metrics))?;
+        if let Some(path) = &options.lockout_snapshot {
+            super::lockout_snapshot::restore(path, &lockout, &metrics, now).await;
+        }
 
         let listener = TcpListener::bind(options.agent_listen).await.map_err(|_| {
             ServiceError::InvalidConfig {
@@ -458,6 +465,13 @@ impl Inner {
             inner.shutdown.subscribe(),
         ));
         inner.tasks().extend([accept, maintenance]);
+        if inner.options.lockout_snapshot.is_some() && !inner.lockout.memory_stores().is_empty() {
+            let snapshots = tokio::spawn(super::lockout_snapshot::run(
+                Arc::downgrade(&inner),
+                inner.shutdown.subscribe(),
+            ));
+            inner.tasks().push(snapshots);
+        }
         tracing::info!(listen = %agent_addr, "agent listener started");
         Ok(inner)
     }
@@ -546,6 +560,8 @@ impl Inner {
             t.abort();
             let _ = t.await;
         }
+        // No sign-in runs any more: the lockout state is final.
+        self.save_lockout_snapshot().await;
         // Close the audit queue and let the writer drain it.
         self.audit_tx
             .lock()

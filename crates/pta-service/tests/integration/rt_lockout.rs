@@ -234,3 +234,177 @@ async fn two_nodes_with_one_lockout_store_and_secret_lock_an_account_together() 
     })
     .await;
 }
+
+/// Options of a node that keeps its in-memory lockout state in `snapshot`, with a secret that
+/// survives the restart.
+fn persistent(
+    snapshot: &std::path::Path,
+    interval: std::time::Duration,
+) -> pta_service::ServiceOptions {
+    let mut o = options();
+    o.lockout_secret = Some(Arc::new(LockoutSecret::from_bytes(&[5u8; 32]).unwrap()));
+    o.lockout_snapshot = Some(snapshot.to_path_buf());
+    o.lockout_snapshot_interval = interval;
+    o
+}
+
+/// Ten wrong passwords for `login`: the tenth locks it.
+async fn lock(node: &Service, tenant: &pta_service::TenantId, login: &str) {
+    for i in 0..10 {
+        let res = node
+            .sign_in(tenant, login, password(&format!("guess-{i}")), ctx())
+            .await
+            .unwrap();
+        assert_eq!(res.verdict, Verdict::InvalidCredentials);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_keeps_its_lockouts() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lockout.snapshot");
+        let state: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let hour = std::time::Duration::from_secs(3600);
+
+        let one = Service::start(
+            Arc::clone(&state),
+            persistent(&path, hour),
+            Arc::new(SystemClock),
+        )
+        .await
+        .unwrap();
+        let t = tenant(&one, "restart.example").await;
+        let r = register(&one, &t.id).await;
+        let agent = connect(
+            &r,
+            users(&[("alice", "right"), ("bob", "right")]),
+            Behaviour::Answer,
+        )
+        .await
+        .unwrap();
+        lock(&one, &t.id, "alice").await;
+        // bob: three failures, counted toward his threshold.
+        for i in 0..3 {
+            let res = one
+                .sign_in(&t.id, "bob", password(&format!("g{i}")), ctx())
+                .await
+                .unwrap();
+            assert_eq!(res.verdict, Verdict::InvalidCredentials);
+        }
+        one.shutdown().await;
+        drop(agent);
+        assert!(path.exists(), "shutdown writes the snapshot");
+
+        let two = Service::start(
+            Arc::clone(&state),
+            persistent(&path, hour),
+            Arc::new(SystemClock),
+        )
+        .await
+        .unwrap();
+        let r = register(&two, &t.id).await;
+        let agent = connect(
+            &r,
+            users(&[("alice", "right"), ("bob", "right")]),
+            Behaviour::Answer,
+        )
+        .await
+        .unwrap();
+        let locked = two
+            .sign_in(&t.id, "alice", password("right"), ctx())
+            .await
+            .unwrap();
+        assert_eq!(locked.verdict, Verdict::AccountLocked);
+        assert!(matches!(locked.decided_by, DecidedBy::Lockout { .. }));
+        assert_eq!(
+            agent.received(),
+            0,
+            "a locked account never reaches the directory"
+        );
+        let status = two.lockout_status(&t.id, "bob").await.unwrap();
+        assert_eq!(
+            status.familiar.failures + status.unfamiliar.failures,
+            3,
+            "{status:?}"
+        );
+        assert_eq!(metric(&two, "pta_lockout_snapshot_errors_total"), 0);
+        two.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_dies_loses_at_most_one_snapshot_interval() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lockout.snapshot");
+        let state: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let every = std::time::Duration::from_millis(200);
+        let one = Service::start(
+            Arc::clone(&state),
+            persistent(&path, every),
+            Arc::new(SystemClock),
+        )
+        .await
+        .unwrap();
+        let t = tenant(&one, "crash.example").await;
+        let r = register(&one, &t.id).await;
+        let _agent = connect(&r, users(&[("alice", "right")]), Behaviour::Answer)
+            .await
+            .unwrap();
+        lock(&one, &t.id, "alice").await;
+        tokio::time::sleep(every * 3).await;
+        // No shutdown: the next node reads what the periodic writer left.
+        let two = Service::start(
+            Arc::clone(&state),
+            persistent(&path, every),
+            Arc::new(SystemClock),
+        )
+        .await
+        .unwrap();
+        let status = two.lockout_status(&t.id, "alice").await.unwrap();
+        let locked = status
+            .familiar
+            .locked_until
+            .or(status.unfamiliar.locked_until);
+        assert!(locked.is_some(), "{status:?}");
+        two.shutdown().await;
+        one.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_snapshot_is_moved_aside_and_counted() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lockout.snapshot");
+        std::fs::write(&path, b"PTALOCKF\x01\x05\x00garbage").unwrap();
+        let state: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let hour = std::time::Duration::from_secs(3600);
+        let node = Service::start(state, persistent(&path, hour), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        assert_eq!(metric(&node, "pta_lockout_snapshot_errors_total"), 1);
+        let aside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("lockout.snapshot.unreadable-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "{aside:?}");
+        node.shutdown().await;
+        // The node's own state replaced it at shutdown, readable again.
+        let again = Service::start(
+            Arc::new(MemoryStore::new()),
+            persistent(&path, hour),
+            Arc::new(SystemClock),
+        )
+        .await
+        .unwrap();
+        assert_eq!(metric(&again, "pta_lockout_snapshot_errors_total"), 0);
+        again.shutdown().await;
+    })
+    .await;
+}
