@@ -89,6 +89,15 @@ impl MemoryStore {
         out
     }
 
+    /// Whether `bytes` is a snapshot this build reads, without loading it.
+    ///
+    /// # Errors
+    ///
+    /// [`LockoutError::Decode`] as [`restore`](Self::restore) would return it.
+    pub fn check_snapshot(bytes: &[u8]) -> Result<(), LockoutError> {
+        decode(bytes).map(|_| ())
+    }
+
     /// Loads the records of a [`snapshot`](Self::snapshot) into this store, replacing records
     /// with the same keys. Records already lapsed at `now`, and records a full shard refuses,
     /// are skipped and counted. The whole input is decoded before anything is loaded: on an
