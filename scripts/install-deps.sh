@@ -8,7 +8,7 @@ DEB_PACKAGES=(
   slapd ldap-utils
   samba samba-ad-dc samba-ad-provision krb5-user
   faketime openssl tinyproxy
-  redis-server postgresql
+  redis-server postgresql nats-server
   python3 python3-cbor2 python3-jwcrypto
 )
 
@@ -51,7 +51,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   trap - EXIT
 fi
 
-for cmd in slapd slapadd ldapsearch samba samba-tool openssl faketime tinyproxy redis-server; do
+for cmd in slapd slapadd ldapsearch samba samba-tool openssl faketime tinyproxy redis-server nats-server; do
   p=$(command -v "$cmd" || true)
   [ -n "$p" ] || [ -x "/usr/sbin/$cmd" ] || { echo "install-deps: $cmd not found after install" >&2; exit 1; }
 done

@@ -100,6 +100,23 @@
 //! // The server is stopped and its directory removed when `redis` drops.
 //! ```
 //!
+//! # NATS ([`Nats`])
+//!
+//! A private `nats-server` (Debian's package) per fixture: own temporary directory, a free
+//! client port on 127.0.0.1 only, no monitoring port, no cluster, no JetStream, ready when it
+//! greets a client with `INFO` (at most 10 s). [`Nats::stop`] and [`Nats::restart`] take it away
+//! and bring it back on the same port; [`Nats::pause`] and [`Nats::resume`] freeze and thaw it
+//! (SIGSTOP, SIGCONT). [`Nats::url`] gives `nats://127.0.0.1:PORT`.
+//!
+//! ```no_run
+//! let mut nats = pta_testkit::Nats::start().expect("nats-server starts");
+//! assert!(nats.is_serving());
+//! nats.pause();
+//! nats.resume();
+//! println!("connect to {}", nats.url());
+//! // The server is stopped and its directory removed when `nats` drops.
+//! ```
+//!
 //! # PostgreSQL ([`Postgres`])
 //!
 //! A fresh cluster per fixture (`initdb` from Debian's `/usr/lib/postgresql/<version>/bin`,
@@ -123,12 +140,14 @@
 //! # Environment
 //!
 //! `PTA_TESTKIT_DIR` (default `/var/tmp/pta-testkit`) holds the Samba lock, the pristine copy and
-//! the running copy. OpenLDAP, Redis and PostgreSQL fixtures live in the system temporary
-//! directory (`pta-testkit-slapd-*`, `pta-testkit-redis-*`, `pta-testkit-postgres-*`).
+//! the running copy. OpenLDAP, Redis, NATS and PostgreSQL fixtures live in the system temporary
+//! directory (`pta-testkit-slapd-*`, `pta-testkit-redis-*`, `pta-testkit-nats-*`,
+//! `pta-testkit-postgres-*`).
 
 #![forbid(unsafe_code)]
 
 mod error;
+mod nats;
 mod postgres;
 mod process;
 mod proxy;
@@ -139,6 +158,7 @@ mod tls;
 mod users;
 
 pub use error::{Error, Result};
+pub use nats::Nats;
 pub use postgres::Postgres;
 pub use process::{port_is_open, process_is_alive};
 pub use proxy::Tinyproxy;

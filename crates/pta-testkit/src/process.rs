@@ -198,14 +198,7 @@ impl ServerProcess {
     /// Sends SIGINT (PostgreSQL's fast shutdown) and waits up to `timeout` for the process to
     /// exit; kills it if it has not by then.
     pub(crate) fn interrupt_and_wait(&mut self, timeout: Duration) {
-        let signalled = Command::new("kill")
-            .args(["-s", "INT"])
-            .arg(self.pid().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
+        let signalled = self.signal("INT");
         let start = Instant::now();
         while signalled && start.elapsed() < timeout {
             if self.try_exited().is_some() {
@@ -214,6 +207,19 @@ impl ServerProcess {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.stop();
+    }
+
+    /// Sends the signal named `name` (`INT`, `STOP`, `CONT`) with `kill(1)`. Whether it was
+    /// delivered.
+    pub(crate) fn signal(&self, name: &str) -> bool {
+        Command::new("kill")
+            .args(["-s", name])
+            .arg(self.pid().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
     }
 
     /// Kills the process and reaps it.

@@ -7,6 +7,7 @@
 
 mod ldap;
 mod lifecycle;
+mod nats;
 mod postgres;
 mod redis;
 mod samba;
