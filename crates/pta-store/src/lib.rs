@@ -75,9 +75,11 @@
 
 mod agent;
 mod audit;
+mod change;
 mod error;
 mod hex;
 mod id;
+mod lease;
 mod limit;
 mod memory;
 mod revocation;
@@ -94,9 +96,11 @@ pub use audit::{
     AuditError, AuditEvent, AuditKind, AuditOutcome, AuditQuery, AuditRetention,
     MAX_AUDIT_LOGIN_LEN,
 };
+pub use change::{Change, ChangeKind, ChangeNotifier, ChangeSignal};
 pub use error::{StoreError, TokenError};
 pub use hex::encode as hex_encode;
 pub use id::{AgentId, TenantId};
+pub use lease::{MAX_LEASE_HOLDER_LEN, lease_expiry};
 pub use limit::check_agent_limit;
 pub use memory::MemoryStore;
 /// The directory's verdict, as audited ([`AuditOutcome::Verdict`]); its names come from
