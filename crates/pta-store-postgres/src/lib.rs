@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod listen;
 mod schema;
 mod store;
 
