@@ -156,3 +156,46 @@ async fn version_1_migrates_forward() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].kind, ChangeKind::TenantCreated { tenant: u.id });
 }
+
+/// Dropping the store ends its `LISTEN` task and closes that connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_ends_with_the_store() {
+    let f = PgFixture::new();
+    let observer = f.client().await;
+    let database = f.url.rsplit('/').next().unwrap().to_owned();
+    let listening = || async {
+        let n: i64 = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = $1",
+                &[&database],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        n
+    };
+    let store = f.store().await;
+    let clone = store.clone();
+    let mut up = false;
+    for _ in 0..50 {
+        if listening().await == 1 {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "one LISTEN connection per store");
+    drop(store);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(listening().await, 1, "a clone keeps it");
+    drop(clone);
+    let mut gone = false;
+    for _ in 0..50 {
+        if listening().await == 0 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the LISTEN connection closed with the last clone");
+}
