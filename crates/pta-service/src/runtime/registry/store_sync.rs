@@ -27,7 +27,7 @@ use std::sync::{Arc, PoisonError};
 use pta_store::ChangeKind;
 use pta_wire::CloseReason;
 
-use crate::{AgentId, ServiceError, Tenant, TenantId};
+use crate::{AgentId, ServiceError, StoreError, Tenant, TenantId};
 
 use super::super::service::Inner;
 use super::trust::{TenantState, make_crl, normalise_serial};
@@ -91,8 +91,9 @@ impl Inner {
     }
 
     /// Applies the feed after `from`. Returns the cursor to keep and whether the trust set
-    /// changed. When a tenant could not be refreshed the cursor stays at `from`, so the next
-    /// wake-up tries again (the connections of revoked certificates are closed regardless).
+    /// changed. When the store failed while refreshing a tenant the cursor stays at `from`, so
+    /// the next wake-up tries again (the connections of revoked certificates are closed
+    /// regardless).
     async fn apply_feed(&self, from: u64, now: u64) -> Result<(u64, bool), ServiceError> {
         let mut cursor = from;
         let mut touched = BTreeSet::new();
@@ -135,7 +136,10 @@ impl Inner {
             match refreshed {
                 Ok(updated) => changed |= updated,
                 Err(e) => {
-                    failed = true;
+                    // A store failure is retried from the same cursor. A tenant that cannot be
+                    // loaded (a broken authority) would fail every time: it is logged and
+                    // skipped; its next change, or a restart, tries again.
+                    failed |= matches!(e, ServiceError::Store(StoreError::Backend(_)));
                     tracing::error!(%tenant, error = %e, "could not apply tenant changes");
                 }
             }
