@@ -256,7 +256,10 @@ fn snapshot(data: &[u8]) {
     };
     if let Ok(first) = a.restore(0, data) {
         let again = b.restore(0, &a.snapshot(0));
-        assert!(again.is_ok(), "a store's own snapshot does not restore: {again:?}");
+        assert!(
+            again.is_ok(),
+            "a store's own snapshot does not restore: {again:?}"
+        );
         let Ok(again) = again else {
             return;
         };

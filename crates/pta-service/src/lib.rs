@@ -31,14 +31,17 @@
 //!            Connection lost before a verdict: retry once on another agent.
 //!            Never retried: a verdict, a timeout, any other agent error.
 //!
-//!   background: store poll every second (tenants and revocations made by other processes:
-//!               new CRL, new listener config, revoked connections closed), status sweep every
-//!               30 s, audit and token pruning, CRLs signed again daily.
+//!   background: the store's change feed, read when its signal fires and at least every
+//!               second (tenants and revocations made by other processes: new CRL, new
+//!               listener config, revoked connections closed), status sweep every 30 s and
+//!               audit and token pruning (each on the one node holding its lease), CRLs
+//!               signed again daily.
 //! ```
 //!
 //! Revocation ([`Service::revoke_agent`], or [`revoke_agent_in_store`] from another process)
 //! marks the agent revoked, adds its serial to the tenant's CRL, closes its live connections
-//! with `CloseReason::Revoked` (milliseconds in-process, within the poll interval otherwise)
+//! with `CloseReason::Revoked` (milliseconds in-process and, through the store's change
+//! signal, on other nodes sharing a PostgreSQL store; within the poll interval otherwise)
 //! and refuses its reconnections and renewals.
 //!
 //! # What is here
@@ -58,7 +61,9 @@
 //!   `pta_sign_in_duration_seconds`, `pta_agents_connected{tenant}`,
 //!   `pta_agent_connections_total`, `pta_agent_source_changes_total{kind}`,
 //!   `pta_bad_replies_total`, `pta_unknown_replies_total`, `pta_audit_dropped_total`,
-//!   `pta_lockout_store_errors_total`, `pta_renewals_total{result}`).
+//!   `pta_lockout_store_errors_total`, `pta_renewals_total{result}`,
+//!   `pta_store_change_reads_total`, `pta_store_changes_applied_total`,
+//!   `pta_cluster_jobs_total{job}`).
 //! - [`ServiceCa`], [`load_or_create_service_ca`], [`create_join_token`],
 //!   [`revoke_agent_in_store`]: what offline admin commands run against the store.
 //!

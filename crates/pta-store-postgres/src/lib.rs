@@ -10,6 +10,12 @@
 //! the database. It passes the conformance suite of `pta_store::testing`, with its races run
 //! over three stores on one database.
 //!
+//! The change feed's `seq` comes from a one-row counter locked until the writer commits, so
+//! readers see it in commit order; writers `NOTIFY pta_changes`, and each store keeps one
+//! dedicated `LISTEN` connection (a background task that reconnects with backoff and stops
+//! when the store is dropped) that fires its
+//! [`change_signal`](pta_store::Store::change_signal). Leases are one upsert each.
+//!
 //! What it does not do: TLS to the database (connections use `NoTls`; keep the database on
 //! the host or a private network), create the database or its role, or read a clock.
 //!
@@ -33,6 +39,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod listen;
 mod schema;
 mod store;
 

@@ -74,6 +74,30 @@ const MIGRATIONS: &[&str] = &[
         ca_key         BYTEA  NOT NULL
     );
     ",
+    // 2: the change feed, its one-row sequence counter, and leases. Existing tenants and
+    // revocations are not backfilled: a starting node loads everything, then follows the feed
+    // from its newest entry.
+    "
+    CREATE TABLE change_counter (
+        id  BIGINT PRIMARY KEY CHECK (id = 1),
+        seq BIGINT NOT NULL
+    );
+    INSERT INTO change_counter (id, seq) VALUES (1, 0);
+
+    CREATE TABLE changes (
+        seq       BIGINT PRIMARY KEY,
+        kind      TEXT   NOT NULL CHECK (kind IN ('tenant_created', 'certificate_revoked')),
+        tenant_id TEXT   NOT NULL,
+        serial    BYTEA,
+        agent_id  TEXT
+    );
+
+    CREATE TABLE leases (
+        name       TEXT   PRIMARY KEY,
+        holder     TEXT   NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes: the number of migrations.

@@ -13,11 +13,13 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::error::PostgresError;
+use crate::listen::{self, ListenerGuard};
 use crate::schema;
 use pta_store::{
     AgentId, AgentRecord, AgentSeen, AgentStatus, AuditEvent, AuditKind, AuditOutcome, AuditQuery,
-    Authority, CaKey, Revocation, RevocationReason, Store, StoreError, Tenant, TenantId,
-    TokenError, TokenHash, TokenRecord,
+    Authority, CaKey, Change, ChangeKind, ChangeNotifier, ChangeSignal, Revocation,
+    RevocationReason, Store, StoreError, Tenant, TenantId, TokenError, TokenHash, TokenRecord,
+    lease_expiry,
 };
 
 /// How to reach the database.
@@ -82,22 +84,45 @@ impl std::fmt::Debug for PostgresConfig {
 /// - `insert_agent` locks the tenant's row (`FOR UPDATE`) before counting its agents, so
 ///   registrations of one tenant are serialised and cannot pass the limit;
 /// - `next_crl_number` is `UPDATE ... SET crl_number = crl_number + 1 RETURNING`;
-/// - `init_service_authority` is `INSERT ... ON CONFLICT DO NOTHING`, then a read.
+/// - `init_service_authority` is `INSERT ... ON CONFLICT DO NOTHING`, then a read;
+/// - `try_lease` is one `INSERT ... ON CONFLICT DO UPDATE ... WHERE` (expired, or the same
+///   holder) `RETURNING`: of concurrent callers one gets the row.
+///
+/// # Change feed and signal
+///
+/// `create_tenant` and `add_revocation` (when it adds a row) append to `changes` in their
+/// transaction, and `NOTIFY pta_changes` (delivered at commit). The `seq` comes from the one
+/// row of `change_counter` (`UPDATE ... SET seq = seq + 1 RETURNING seq`), not from a
+/// sequence: a sequence hands out numbers at insert time, so a transaction holding 5 could
+/// commit after one holding 6, and a reader that saw 6 would move its cursor past 5 for good.
+/// The counter row stays locked until the writer commits, so the next writer gets its number
+/// only after the previous one committed: `seq` order is commit order, and a reader that sees
+/// `n` sees everything below it. (The counter is updated last in each transaction, so the lock
+/// is held only for the commit.)
+///
+/// [`change_signal`](Store::change_signal) is fired by a background task holding one
+/// dedicated connection (outside the pool) that `LISTEN`s on `pta_changes`; it reconnects with
+/// backoff (100 ms to 10 s) and fires after each reconnect, as changes may have been missed.
+/// The task ends when the last clone of the store is dropped.
 ///
 /// Connections are made without TLS (`NoTls`): run the database on the same host or a private
 /// network. TLS to the database is future work.
 ///
-/// # Schema (version 1)
+/// # Schema (version 2)
 ///
 /// The tables and columns of `pta_store_sqlite::SqliteStore`, in PostgreSQL types (`TEXT`
 /// ids, `BIGINT` Unix milliseconds, `BYTEA` blobs), plus an identity column `seq` on
-/// `registration_tokens` and `revocations` for their insertion order, and the one-row table
-/// `pta_schema (id, version)`. The CA keys are stored **in clear**: give the service its own
+/// `registration_tokens` and `revocations` for their insertion order, the one-row tables
+/// `pta_schema (id, version)` and `change_counter (id, seq)`, with `changes.seq` a plain
+/// `BIGINT` key taken from the counter. The CA keys are stored **in clear**: give the service its own
 /// database role and keep others out of the database.
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
     endpoint: String,
+    notifier: ChangeNotifier,
+    /// Stops the `LISTEN` task when the last clone goes.
+    _listener: std::sync::Arc<ListenerGuard>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -132,6 +157,7 @@ impl PostgresStore {
         }
         pg.connect_timeout(config.connect_timeout);
         let endpoint = endpoint(&pg);
+        let listen_config = pg.clone();
         let manager = Manager::from_config(
             pg,
             NoTls,
@@ -154,7 +180,14 @@ impl PostgresStore {
         })?;
         schema::migrate(&mut client).await?;
         drop(client);
-        Ok(Self { pool, endpoint })
+        let notifier = ChangeNotifier::new();
+        let listener = listen::spawn(listen_config, notifier.clone());
+        Ok(Self {
+            pool,
+            endpoint,
+            notifier,
+            _listener: std::sync::Arc::new(listener),
+        })
     }
 
     /// `host:port` of the database (for logs).
@@ -340,6 +373,51 @@ fn audit_from_row(row: &Row) -> Result<AuditEvent, StoreError> {
     Ok(ev)
 }
 
+/// Appends `kind` to the change feed and announces it, inside the caller's transaction. Call
+/// it last: the counter row stays locked until the commit (see the type's docs).
+async fn append_change<C: GenericClient>(client: &C, kind: &ChangeKind) -> Result<(), StoreError> {
+    let seq: i64 = client
+        .query_one(
+            "UPDATE change_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq",
+            &[],
+        )
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(backend)?;
+    client
+        .execute(
+            "INSERT INTO changes (seq, kind, tenant_id, serial, agent_id) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &seq,
+                &kind.code(),
+                &kind.tenant().to_string(),
+                &kind.serial(),
+                &kind.agent().map(|a| a.to_string()),
+            ],
+        )
+        .await
+        .map_err(backend)?;
+    client
+        .execute("SELECT pg_notify($1, '')", &[&listen::CHANNEL])
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn change_from_row(row: &Row) -> Result<Change, StoreError> {
+    let seq = from_sql(get(row, 0)?, "change seq")?;
+    let code: String = get(row, 1)?;
+    let tenant: String = get(row, 2)?;
+    let kind = ChangeKind::from_parts(
+        &code,
+        parse_id(&tenant, "change tenant id")?,
+        get(row, 3)?,
+        parse_opt(get(row, 4)?, "change agent id")?,
+    )?;
+    Ok(Change { seq, kind })
+}
+
 async fn tenant_exists<C: GenericClient>(client: &C, tenant: &str) -> Result<bool, StoreError> {
     first(
         client,
@@ -370,8 +448,9 @@ impl Store for PostgresStore {
         tenant: &Tenant,
         authority: &Authority,
     ) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        let result = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let result = tx
             .execute(
                 "INSERT INTO tenants (id, name, created_at, agent_limit, ca_certificate, ca_key) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -386,10 +465,12 @@ impl Store for PostgresStore {
             )
             .await;
         match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::TenantExists),
-            Err(e) => Err(backend(e)),
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::TenantExists),
+            Err(e) => return Err(backend(e)),
         }
+        append_change(&tx, &ChangeKind::TenantCreated { tenant: tenant.id }).await?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
@@ -735,6 +816,15 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?;
         }
+        append_change(
+            &tx,
+            &ChangeKind::CertificateRevoked {
+                tenant: r.tenant,
+                serial: r.serial.clone(),
+                agent: r.agent,
+            },
+        )
+        .await?;
         tx.commit().await.map_err(backend)?;
         Ok(true)
     }
@@ -843,5 +933,74 @@ impl Store for PostgresStore {
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(by_age.saturating_add(by_count))
+    }
+
+    async fn changes_since(&self, after: u64, limit: u32) -> Result<Vec<Change>, StoreError> {
+        let client = self.client().await?;
+        collect(
+            &client,
+            "SELECT seq, kind, tenant_id, serial, agent_id FROM changes WHERE seq > $1 \
+             ORDER BY seq LIMIT $2",
+            &[&bound(after), &i64::from(limit)],
+            change_from_row,
+        )
+        .await
+    }
+
+    async fn latest_change(&self) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        // The counter, not max(changes.seq): a number is only taken by a writer that commits
+        // its change with it (the counter's update rolls back with the transaction).
+        let n: i64 = first(
+            &client,
+            "SELECT seq FROM change_counter WHERE id = 1",
+            &[],
+            |row| get(row, 0),
+        )
+        .await?
+        .unwrap_or(0);
+        from_sql(n, "change seq")
+    }
+
+    fn change_signal(&self) -> Option<ChangeSignal> {
+        Some(self.notifier.subscribe())
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: u64,
+        ttl_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let expires_at = to_sql(lease_expiry(name, holder, now, ttl_ms)?, "lease expiry")?;
+        let now = to_sql(now, "now")?;
+        let client = self.client().await?;
+        // A concurrent insert of the same new name waits for the first and then takes the
+        // DO UPDATE path, whose WHERE sees the winner's row: one caller gets the row back.
+        first(
+            &client,
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE \
+             SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at \
+             WHERE leases.expires_at <= $4 OR leases.holder = EXCLUDED.holder \
+             RETURNING 1",
+            &[&name, &holder, &expires_at, &now],
+            |_| Ok(()),
+        )
+        .await
+        .map(|r| r.is_some())
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM leases WHERE name = $1 AND holder = $2",
+                &[&name, &holder],
+            )
+            .await
+            .map(|n| n > 0)
+            .map_err(backend)
     }
 }

@@ -74,6 +74,23 @@ const MIGRATIONS: &[&str] = &[
         ca_key         BLOB    NOT NULL
     ) STRICT;
     ",
+    // 3: the change feed and leases. Existing tenants and revocations are not backfilled: a
+    // starting node loads everything, then follows the feed from its newest entry.
+    "
+    CREATE TABLE changes (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind      TEXT    NOT NULL CHECK (kind IN ('tenant_created', 'certificate_revoked')),
+        tenant_id TEXT    NOT NULL,
+        serial    BLOB,
+        agent_id  TEXT
+    ) STRICT;
+
+    CREATE TABLE leases (
+        name       TEXT    PRIMARY KEY,
+        holder     TEXT    NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    ",
 ];
 
 /// The schema version this build writes: the number of migrations.

@@ -11,8 +11,9 @@ use rusqlite::{Connection, ErrorCode, Row, TransactionBehavior, params};
 use crate::schema;
 use pta_store::{
     AgentId, AgentRecord, AgentSeen, AgentStatus, AuditEvent, AuditKind, AuditOutcome, AuditQuery,
-    Authority, CaKey, Revocation, RevocationReason, Store, StoreError, Tenant, TenantId,
-    TokenError, TokenHash, TokenRecord,
+    Authority, CaKey, Change, ChangeKind, ChangeNotifier, ChangeSignal, Revocation,
+    RevocationReason, Store, StoreError, Tenant, TenantId, TokenError, TokenHash, TokenRecord,
+    lease_expiry,
 };
 
 /// How long a call waits for another process holding the file's write lock.
@@ -32,7 +33,16 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// (`BEGIN IMMEDIATE`), so several stores, or processes, on one file stay consistent: of
 /// concurrent consumers of one token, exactly one succeeds.
 ///
-/// # Schema (version 1)
+/// # Change feed and signal
+///
+/// `create_tenant` and `add_revocation` (when it adds a row) append to the `changes` table in
+/// their transaction. Its `seq` is an `AUTOINCREMENT` rowid assigned while the writer holds
+/// the file's write lock, so sequence order is commit order: a reader never sees a `seq`
+/// before a smaller one. [`change_signal`](Store::change_signal) fires after writes made
+/// through this store or its clones; another store (or process) on the same file does not
+/// fire it, so readers keep polling the feed as well.
+///
+/// # Schema (version 3)
 ///
 /// Times are `INTEGER` Unix milliseconds; ids are lowercase UUID text; all tables are
 /// `STRICT`.
@@ -70,12 +80,21 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// | | `outcome` | TEXT | [`AuditOutcome::code`]: `ok`, `verdict:<code>`, `error:<code>` |
 /// | | `latency_ms` | INTEGER | |
 /// | | `source` | TEXT | IP address |
+/// | `service_authority` | `id` | INTEGER | always 1 (CHECK): one row |
+/// | | `ca_certificate`, `ca_key` | BLOB | the service CA; the key **in clear** |
+/// | `changes` | `seq` | INTEGER | `AUTOINCREMENT` primary key: feed order |
+/// | | `kind` | TEXT | `tenant_created` or `certificate_revoked` (CHECK) |
+/// | | `tenant_id` | TEXT | no foreign key |
+/// | | `serial`, `agent_id` | BLOB, TEXT | the revocation's, NULL otherwise |
+/// | `leases` | `name` | TEXT | primary key |
+/// | | `holder`, `expires_at` | TEXT, INTEGER | free again from `expires_at` on |
 ///
 /// No column holds a password or a registration token.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    notifier: ChangeNotifier,
 }
 
 impl SqliteStore {
@@ -117,6 +136,7 @@ impl SqliteStore {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
+            notifier: ChangeNotifier::new(),
         })
     }
 
@@ -334,6 +354,34 @@ fn audit_from_row(row: &Row<'_>) -> Result<AuditEvent, StoreError> {
 }
 
 /// Whether the tenant exists (inside a transaction).
+/// Appends `kind` to the change feed (inside the caller's transaction).
+fn append_change(conn: &Connection, kind: &ChangeKind) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO changes (kind, tenant_id, serial, agent_id) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            kind.code(),
+            kind.tenant().to_string(),
+            kind.serial(),
+            kind.agent().map(|a| a.to_string()),
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn change_from_row(row: &Row<'_>) -> Result<Change, StoreError> {
+    let seq = from_sql(get(row, 0)?, "change seq")?;
+    let code: String = get(row, 1)?;
+    let tenant: String = get(row, 2)?;
+    let kind = ChangeKind::from_parts(
+        &code,
+        parse_id(&tenant, "change tenant id")?,
+        get(row, 3)?,
+        parse_opt(get(row, 4)?, "change agent id")?,
+    )?;
+    Ok(Change { seq, kind })
+}
+
 fn tenant_exists(conn: &Connection, tenant: &str) -> Result<bool, StoreError> {
     first(
         conn,
@@ -370,7 +418,10 @@ impl Store for SqliteStore {
         let (tenant, authority) = (tenant.clone(), authority.clone());
         self.call(move |conn| {
             let created_at = to_sql(tenant.created_at, "created_at")?;
-            let result = conn.execute(
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let result = tx.execute(
                 "INSERT INTO tenants (id, name, created_at, agent_limit, ca_certificate, ca_key) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
@@ -383,12 +434,16 @@ impl Store for SqliteStore {
                 ],
             );
             match result {
-                Ok(_) => Ok(()),
-                Err(e) if is_unique_violation(&e) => Err(StoreError::TenantExists),
-                Err(e) => Err(backend(e)),
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Err(StoreError::TenantExists),
+                Err(e) => return Err(backend(e)),
             }
+            append_change(&tx, &ChangeKind::TenantCreated { tenant: tenant.id })?;
+            tx.commit().map_err(backend)
         })
-        .await
+        .await?;
+        self.notifier.notify();
+        Ok(())
     }
 
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
@@ -740,44 +795,57 @@ impl Store for SqliteStore {
 
     async fn add_revocation(&self, revocation: &Revocation) -> Result<bool, StoreError> {
         let r = revocation.clone();
-        self.call(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let tenant = r.tenant.to_string();
-            if !tenant_exists(&tx, &tenant)? {
-                return Err(StoreError::UnknownTenant);
-            }
-            let agent = r.agent.map(|a| a.to_string());
-            let added = tx
-                .execute(
-                    &format!(
-                        "INSERT OR IGNORE INTO revocations ({REVOCATION_COLUMNS}) \
+        let added = self
+            .call(move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(backend)?;
+                let tenant = r.tenant.to_string();
+                if !tenant_exists(&tx, &tenant)? {
+                    return Err(StoreError::UnknownTenant);
+                }
+                let agent = r.agent.map(|a| a.to_string());
+                let added = tx
+                    .execute(
+                        &format!(
+                            "INSERT OR IGNORE INTO revocations ({REVOCATION_COLUMNS}) \
                          VALUES (?1, ?2, ?3, ?4, ?5)"
-                    ),
-                    params![
-                        tenant,
-                        r.serial,
-                        agent,
-                        i64::from(r.reason.code()),
-                        to_sql(r.revoked_at, "revoked_at")?,
-                    ],
-                )
-                .map_err(backend)?;
-            if added == 0 {
-                return Ok(false);
-            }
-            if let Some(agent) = agent {
-                tx.execute(
-                    "UPDATE agents SET status = 'revoked' WHERE id = ?1 AND tenant_id = ?2",
-                    params![agent, tenant],
-                )
-                .map_err(backend)?;
-            }
-            tx.commit().map_err(backend)?;
-            Ok(true)
-        })
-        .await
+                        ),
+                        params![
+                            tenant,
+                            r.serial,
+                            agent,
+                            i64::from(r.reason.code()),
+                            to_sql(r.revoked_at, "revoked_at")?,
+                        ],
+                    )
+                    .map_err(backend)?;
+                if added == 0 {
+                    return Ok(false);
+                }
+                if let Some(agent) = agent {
+                    tx.execute(
+                        "UPDATE agents SET status = 'revoked' WHERE id = ?1 AND tenant_id = ?2",
+                        params![agent, tenant],
+                    )
+                    .map_err(backend)?;
+                }
+                append_change(
+                    &tx,
+                    &ChangeKind::CertificateRevoked {
+                        tenant: r.tenant,
+                        serial: r.serial.clone(),
+                        agent: r.agent,
+                    },
+                )?;
+                tx.commit().map_err(backend)?;
+                Ok(true)
+            })
+            .await?;
+        if added {
+            self.notifier.notify();
+        }
+        Ok(added)
     }
 
     async fn is_revoked(&self, tenant: &TenantId, serial: &[u8]) -> Result<bool, StoreError> {
@@ -893,6 +961,78 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
             tx.commit().map_err(backend)?;
             Ok(u64::try_from(by_age + by_count).unwrap_or(u64::MAX))
+        })
+        .await
+    }
+
+    async fn changes_since(&self, after: u64, limit: u32) -> Result<Vec<Change>, StoreError> {
+        let after = bound(after);
+        self.call(move |conn| {
+            collect(
+                conn,
+                "SELECT seq, kind, tenant_id, serial, agent_id FROM changes WHERE seq > ?1 \
+                 ORDER BY seq LIMIT ?2",
+                params![after, i64::from(limit)],
+                change_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn latest_change(&self) -> Result<u64, StoreError> {
+        self.call(|conn| {
+            let n: i64 = first(
+                conn,
+                "SELECT coalesce(max(seq), 0) FROM changes",
+                [],
+                |row| get(row, 0),
+            )?
+            .unwrap_or(0);
+            from_sql(n, "change seq")
+        })
+        .await
+    }
+
+    fn change_signal(&self) -> Option<ChangeSignal> {
+        Some(self.notifier.subscribe())
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: u64,
+        ttl_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let expires_at = to_sql(lease_expiry(name, holder, now, ttl_ms)?, "lease expiry")?;
+        let now = to_sql(now, "now")?;
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.call(move |conn| {
+            // One statement: atomic under the file's write lock.
+            first(
+                conn,
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE \
+                 SET holder = excluded.holder, expires_at = excluded.expires_at \
+                 WHERE leases.expires_at <= ?4 OR leases.holder = excluded.holder \
+                 RETURNING 1",
+                params![name, holder, expires_at, now],
+                |_| Ok(()),
+            )
+            .map(|r| r.is_some())
+        })
+        .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.call(move |conn| {
+            conn.execute(
+                "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+                params![name, holder],
+            )
+            .map(|n| n > 0)
+            .map_err(backend)
         })
         .await
     }

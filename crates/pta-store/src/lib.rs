@@ -6,12 +6,18 @@
 //! hashed), the agent registry, revocations with CRL numbers, and the audit log. Its
 //! documentation is the contract every backend keeps (atomic token consumption, the agent
 //! limit inside the insert's transaction, strictly increasing CRL numbers, no secret but the
-//! CA keys). Backends:
+//! CA keys, the change feed's order, exclusive leases). Backends:
 //!
 //! - [`MemoryStore`], in this crate: one process, nothing kept (tests, demos);
-//! - `pta-store-sqlite`: one SQLite file, the single-node default.
+//! - `pta-store-sqlite`: one SQLite file, the single-node default;
+//! - `pta-store-postgres`: a PostgreSQL database shared by several nodes.
+//!
+//! Nodes sharing a store learn of each other's writes through its **change feed**
+//! ([`Change`], [`Store::changes_since`], [`Store::latest_change`]), woken by a
+//! [`ChangeSignal`], and run once-per-cluster jobs under **leases** ([`Store::try_lease`]).
 //!
 //! This crate does no I/O, starts no runtime and reads no clock: every time is a parameter.
+//! (It uses tokio's `sync` channels for the change signal, nothing else of tokio.)
 //!
 //! # What is here
 //!
@@ -21,6 +27,9 @@
 //!   [`TokenHash`], the printed [`JoinToken`] with its [`CaFingerprint`]), [`Revocation`]
 //!   ([`RevocationReason`]), [`AuditEvent`] ([`AuditKind`], [`AuditOutcome`],
 //!   [`AuditError`], [`AuditQuery`], [`AuditRetention`]).
+//! - The change feed: [`Change`], [`ChangeKind`], and the wake-up [`ChangeSignal`] a backend
+//!   fires through a [`ChangeNotifier`]. Leases: [`lease_expiry`] (argument checks shared by
+//!   backends), [`MAX_LEASE_HOLDER_LEN`].
 //! - Policies over records: [`StatusPolicy`] (active, inactive after 10 minutes without a
 //!   connection, purged after 10 days), [`SourceChange`] (an agent's new address or key),
 //!   [`check_agent_limit`] (40 agents per tenant by default, [`DEFAULT_AGENT_LIMIT`]).
@@ -75,9 +84,11 @@
 
 mod agent;
 mod audit;
+mod change;
 mod error;
 mod hex;
 mod id;
+mod lease;
 mod limit;
 mod memory;
 mod revocation;
@@ -94,9 +105,11 @@ pub use audit::{
     AuditError, AuditEvent, AuditKind, AuditOutcome, AuditQuery, AuditRetention,
     MAX_AUDIT_LOGIN_LEN,
 };
+pub use change::{Change, ChangeKind, ChangeNotifier, ChangeSignal};
 pub use error::{StoreError, TokenError};
 pub use hex::encode as hex_encode;
 pub use id::{AgentId, TenantId};
+pub use lease::{MAX_LEASE_HOLDER_LEN, lease_expiry};
 pub use limit::check_agent_limit;
 pub use memory::MemoryStore;
 /// The directory's verdict, as audited ([`AuditOutcome::Verdict`]); its names come from

@@ -6,16 +6,20 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use crate::{
-    AgentId, AgentRecord, AgentSeen, AgentStatus, AuditEvent, AuditQuery, Authority, Revocation,
-    Store, StoreError, Tenant, TenantId, TokenError, TokenHash, TokenRecord,
+    AgentId, AgentRecord, AgentSeen, AgentStatus, AuditEvent, AuditQuery, Authority, Change,
+    ChangeKind, ChangeNotifier, ChangeSignal, Revocation, Store, StoreError, Tenant, TenantId,
+    TokenError, TokenHash, TokenRecord, lease_expiry,
 };
 
 /// State in this process, gone when it ends: for tests and the embedded demo.
 ///
-/// One mutex guards everything, so every call is trivially atomic.
+/// One mutex guards everything, so every call is trivially atomic; the change feed's
+/// sequence is assigned under it, and its [`change_signal`](Store::change_signal) fires on
+/// every change.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    notifier: ChangeNotifier,
 }
 
 #[derive(Debug, Default)]
@@ -28,6 +32,10 @@ struct Inner {
     audit: BTreeMap<(u64, u64), AuditEvent>,
     audit_seq: u64,
     service_authority: Option<Authority>,
+    /// The change feed, oldest first; `seq` is the index plus one.
+    changes: Vec<Change>,
+    /// Leases by name: (holder, expires at).
+    leases: HashMap<String, (String, u64)>,
 }
 
 #[derive(Debug)]
@@ -58,6 +66,11 @@ impl Inner {
     fn agent_mut(&mut self, id: &AgentId) -> Result<&mut AgentRecord, StoreError> {
         self.agents.get_mut(id).ok_or(StoreError::UnknownAgent)
     }
+
+    fn append_change(&mut self, kind: ChangeKind) {
+        let seq = u64::try_from(self.changes.len()).unwrap_or(u64::MAX - 1) + 1;
+        self.changes.push(Change { seq, kind });
+    }
 }
 
 #[async_trait]
@@ -81,6 +94,9 @@ impl Store for MemoryStore {
                 crl_number: 0,
             },
         );
+        s.append_change(ChangeKind::TenantCreated { tenant: tenant.id });
+        drop(s);
+        self.notifier.notify();
         Ok(())
     }
 
@@ -279,6 +295,13 @@ impl Store for MemoryStore {
             agent.status = AgentStatus::Revoked;
         }
         s.revocations.push(revocation.clone());
+        s.append_change(ChangeKind::CertificateRevoked {
+            tenant: revocation.tenant,
+            serial: revocation.serial.clone(),
+            agent: revocation.agent,
+        });
+        drop(s);
+        self.notifier.notify();
         Ok(true)
     }
 
@@ -347,5 +370,56 @@ impl Store for MemoryStore {
             s.audit.pop_first();
         }
         Ok(u64::try_from(before - s.audit.len()).unwrap_or(u64::MAX))
+    }
+
+    async fn changes_since(&self, after: u64, limit: u32) -> Result<Vec<Change>, StoreError> {
+        let s = self.lock();
+        let start = usize::try_from(after).unwrap_or(usize::MAX);
+        Ok(s.changes
+            .iter()
+            .skip(start)
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect())
+    }
+
+    async fn latest_change(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().changes.last().map_or(0, |c| c.seq))
+    }
+
+    fn change_signal(&self) -> Option<ChangeSignal> {
+        Some(self.notifier.subscribe())
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: u64,
+        ttl_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let expires_at = lease_expiry(name, holder, now, ttl_ms)?;
+        let mut s = self.lock();
+        match s.leases.get_mut(name) {
+            Some((held_by, until)) if held_by != holder && *until > now => Ok(false),
+            Some(entry) => {
+                *entry = (holder.to_owned(), expires_at);
+                Ok(true)
+            }
+            None => {
+                s.leases
+                    .insert(name.to_owned(), (holder.to_owned(), expires_at));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        if s.leases.get(name).is_some_and(|(h, _)| h == holder) {
+            s.leases.remove(name);
+            return Ok(true);
+        }
+        Ok(false)
     }
 }

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    AgentId, AgentRecord, AgentSeen, AgentStatus, AuditEvent, AuditQuery, Authority, Revocation,
-    StoreError, Tenant, TenantId, TokenHash, TokenRecord,
+    AgentId, AgentRecord, AgentSeen, AgentStatus, AuditEvent, AuditQuery, Authority, Change,
+    ChangeSignal, Revocation, StoreError, Tenant, TenantId, TokenHash, TokenRecord,
 };
 
 /// Where the service keeps tenants, their authorities, agents, registration tokens,
@@ -35,7 +35,14 @@ use crate::{
 /// - keep the CA key confidential: a file readable by its owner only, a database account
 ///   only the service uses;
 /// - report a backend failure as [`StoreError::Backend`], never as "not found" or as a
-///   refusal.
+///   refusal;
+/// - append a [`Change`] to the change feed in the same transaction as every
+///   [`create_tenant`](Self::create_tenant) and every
+///   [`add_revocation`](Self::add_revocation) that added a row (and for nothing else), under
+///   a sequence number that readers see in order: once a reader can see change `n`, every
+///   change below `n` is visible too (no later commit may fill a gap below a visible `seq`);
+/// - make [`try_lease`](Self::try_lease) an atomic check-and-set: of concurrent callers on
+///   any number of nodes, at most one holds a lease at any time.
 ///
 /// Unique keys: tenant id, tenant name, agent id, token hash, and (tenant, serial) for
 /// revocations.
@@ -208,4 +215,45 @@ pub trait Store: Send + Sync {
     /// Deletes events older than `horizon`, then the oldest ones beyond `max_rows` in all.
     /// Returns how many were deleted. See [`AuditRetention`](crate::AuditRetention).
     async fn prune_audit(&self, horizon: u64, max_rows: u64) -> Result<u64, StoreError>;
+
+    // ----- the change feed -----
+
+    /// Up to `limit` changes with `seq > after`, ordered by `seq`. A node starts with
+    /// `after` = [`latest_change`](Self::latest_change) read before its full load, then
+    /// passes the `seq` of the last change it applied.
+    async fn changes_since(&self, after: u64, limit: u32) -> Result<Vec<Change>, StoreError>;
+
+    /// The `seq` of the newest change, 0 when there is none.
+    async fn latest_change(&self) -> Result<u64, StoreError>;
+
+    /// A wake-up fired when changes may be waiting, if the backend has one (a fresh
+    /// subscription per call). Without one, or between wake-ups, readers poll
+    /// [`changes_since`](Self::changes_since): a signal is a hint that can be lost, never
+    /// the data.
+    fn change_signal(&self) -> Option<ChangeSignal> {
+        None
+    }
+
+    // ----- leases -----
+
+    /// Takes the lease `name` for `holder` until `now + ttl_ms` if it is free or expired
+    /// (`expires_at <= now`), or renews it if `holder` holds it. Returns `false`, changing
+    /// nothing, while another holder's lease is unexpired. Of concurrent callers, at most one
+    /// gets `true` for a lease that was free.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidConfig`] for an empty or too long name or holder (see
+    /// [`MAX_LEASE_HOLDER_LEN`](crate::MAX_LEASE_HOLDER_LEN)) or a zero `ttl_ms`;
+    /// [`StoreError::OutOfRange`] when `now + ttl_ms` does not fit.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: u64,
+        ttl_ms: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives up the lease `name` if `holder` holds it (expired or not). Returns whether it did.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
 }

@@ -252,8 +252,9 @@ pub async fn create_join_token(
 }
 
 /// Revokes an agent's current certificate in the store (registry status Revoked, CRL entry,
-/// audit Revocation). A running service applies it within about a second (it polls the store)
-/// and closes the agent's connections. Returns false if it was already revoked. Used by
+/// audit Revocation). A running service applies it from the store's change feed, when the
+/// store's change signal fires or within `store_poll_interval` (about a second), and closes
+/// the agent's connections. Returns false if it was already revoked. Used by
 /// `Service::revoke_agent` and by offline admin commands.
 ///
 /// # Errors

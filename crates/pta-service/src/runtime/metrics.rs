@@ -45,6 +45,12 @@ pub(crate) struct Metrics {
     pub(crate) lockout_errors: AtomicU64,
     pub(crate) lockout_snapshot_errors: AtomicU64,
     renewals: Labelled,
+    /// `changes_since` calls (one per wake-up when nothing changed).
+    pub(crate) store_change_reads: AtomicU64,
+    /// Changes of the store's feed applied.
+    pub(crate) store_changes_applied: AtomicU64,
+    /// Runs of once-per-cluster jobs on this node (it held the lease), by job.
+    cluster_jobs: Labelled,
 }
 
 impl Metrics {
@@ -80,6 +86,11 @@ impl Metrics {
     /// A renewal ended with `result` (`ok`, `refused`, `failed`).
     pub(crate) fn renewal(&self, result: &'static str) {
         self.renewals.inc(result);
+    }
+
+    /// A once-per-cluster job (`sweep`, `prune`) ran on this node.
+    pub(crate) fn cluster_job(&self, job: &'static str) {
+        self.cluster_jobs.inc(job);
     }
 
     /// The text exposition; `connected` is the number of connected agents per tenant.
@@ -189,6 +200,25 @@ impl Metrics {
             "Certificate renewals over agent sessions, by result.",
             "result",
             &self.renewals.snapshot(),
+        );
+        counter(
+            &mut out,
+            "pta_store_change_reads_total",
+            "Reads of the store's change feed (one per wake-up when nothing changed).",
+            load(&self.store_change_reads),
+        );
+        counter(
+            &mut out,
+            "pta_store_changes_applied_total",
+            "Changes of the store's change feed applied (tenants created, certificates revoked).",
+            load(&self.store_changes_applied),
+        );
+        labelled(
+            &mut out,
+            "pta_cluster_jobs_total",
+            "Runs of once-per-cluster jobs on this node while it held the job's lease, by job.",
+            "job",
+            &self.cluster_jobs.snapshot(),
         );
         out
     }

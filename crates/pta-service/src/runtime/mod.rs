@@ -2,8 +2,8 @@
 //!
 //! [`Service::start`] loads (or creates) the service CA, issues the service's TLS server
 //! certificate, loads every tenant's CA and CRL, binds the agent listener and starts the
-//! background tasks (audit writer, store polling for revocations and tenants made by other
-//! processes, status sweep, audit pruning). The HTTP layer calls the methods of [`Service`].
+//! background tasks (audit writer, the store's change feed for revocations and tenants made by
+//! other processes, the leased status sweep and audit pruning). The HTTP layer calls the methods of [`Service`].
 //!
 //! One concern per module:
 //!

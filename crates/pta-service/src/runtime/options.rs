@@ -36,13 +36,18 @@ pub struct ServiceOptions {
     /// Key size of the service CA (created at the first start) and of the service's TLS server
     /// key (RSA-3072 by default; 2048 for tests).
     pub service_key_size: KeySize,
-    /// How often the store is polled for revocations and tenants made by other processes
-    /// (default 1 s).
+    /// How often the store's change feed is read for revocations and tenants made by other
+    /// processes even without a wake-up from the store's change signal (default 1 s). The
+    /// signal (PostgreSQL `LISTEN`/`NOTIFY`, or the store's own writes) usually comes first;
+    /// this poll is the safety net, and what catches another process writing an SQLite file.
+    /// A poll that finds nothing costs one query.
     pub store_poll_interval: Duration,
-    /// How often [`Service::sweep`](crate::Service::sweep) runs (default 30 s).
+    /// How often [`Service::sweep`](crate::Service::sweep) runs (default 30 s), on the one
+    /// node holding the sweep's lease (its time to live: three intervals).
     pub sweep_interval: Duration,
-    /// How often audit events are pruned per [`audit_retention`](Self::audit_retention)
-    /// (default 1 h).
+    /// How often audit events are pruned per [`audit_retention`](Self::audit_retention), and
+    /// expired registration tokens deleted (default 1 h), on the one node holding the pruning
+    /// lease (its time to live: three intervals).
     pub audit_prune_interval: Duration,
     /// Capacity of the audit queue; events beyond it are dropped and counted (default 65 536).
     pub audit_queue: usize,

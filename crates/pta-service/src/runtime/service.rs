@@ -17,6 +17,7 @@ use crate::StoreError;
 use crate::{
     AgentId, AgentRecord, AuditEvent, Registration, ServiceError, Store, Tenant, TenantId,
 };
+use pta_store::ChangeSignal;
 
 use super::admin::{self, ServerIdentity};
 use super::admin::{ServiceCa, create_join_token, revoke_agent_in_store};
@@ -32,6 +33,14 @@ const TOKEN_KEEP_MS: u64 = 24 * 60 * 60 * 1_000;
 
 /// How long shutdown waits for connection tasks to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// The lease of the status sweep: one node of those sharing a store sweeps.
+const SWEEP_LEASE: &str = "pta.status-sweep";
+/// The lease of audit and token pruning: one node of those sharing a store prunes.
+const PRUNE_LEASE: &str = "pta.prune";
+/// A job's lease lives this many of its intervals: renewed on every run, it passes to another
+/// node when its holder has missed a few runs (died, or lost the store).
+const LEASE_INTERVALS: u32 = 3;
 
 /// An agent as the admin sees it: its record and its live connections.
 #[derive(Clone, Debug)]
@@ -254,7 +263,8 @@ impl Service {
     }
 
     /// The tenant's current CRL, DER (signed again on every revocation, and daily; changes
-    /// made by another process show up within `store_poll_interval`).
+    /// made by another process show up when the store's change signal fires, or at the latest
+    /// within `store_poll_interval`).
     ///
     /// # Errors
     ///
@@ -313,13 +323,23 @@ impl Service {
 
     /// Applies the status policy at the clock's time: agents without a connection become
     /// inactive (audited `AgentInactive`), then purged and deleted (audited `AgentPurged`); a
-    /// connected agent is active. A background task calls it every `sweep_interval`.
+    /// connected agent is active. A background task calls it every `sweep_interval` while
+    /// this node holds the sweep's lease (one node of those sharing a store sweeps; see
+    /// [`node_id`](Self::node_id)); a direct call always sweeps.
     ///
     /// # Errors
     ///
     /// The store's error (the sweep stops at the first one; the next sweep resumes).
     pub async fn sweep(&self) -> Result<(), ServiceError> {
         self.inner.sweep().await
+    }
+
+    /// This process's holder id for the store's leases (random per start, 32 hex digits). The
+    /// status sweep and audit and token pruning run only on the node holding their lease,
+    /// renewed on every run and released at [`shutdown`](Self::shutdown); a node that stops
+    /// without shutting down loses it when it expires (three job intervals).
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
     }
 
     /// Waits until every audit event queued so far is in the store.
@@ -351,6 +371,8 @@ pub(crate) struct Inner {
     pub(crate) sealer: Mutex<Sealer>,
     pub(crate) lockout: Lockout,
     pub(crate) metrics: Arc<Metrics>,
+    /// The holder id of this process's leases.
+    pub(crate) node_id: String,
     audit_tx: Mutex<Option<mpsc::Sender<AuditMsg>>>,
     audit_writer: Mutex<Option<JoinHandle<()>>>,
     pub(crate) shutdown: watch::Sender<bool>,
@@ -406,6 +428,10 @@ impl Inner {
         .await?;
         let https = admin::https_config(&server)?;
 
+        let mut node = [0u8; 16];
+        getrandom::fill(&mut node).map_err(|e| ServiceError::Store(StoreError::Random(e)))?;
+        let node_id = pta_store::hex_encode(&node);
+
         let metrics = Arc::new(Metrics::default());
         let lockout = Lockout::new(&options, Arc::clone(&metrics))?;
         if let Some(path) = &options.lockout_snapshot {
@@ -448,6 +474,7 @@ impl Inner {
             sealer: Mutex::new(Sealer::new(SealerConfig::default())),
             lockout,
             metrics,
+            node_id,
             audit_tx: Mutex::new(Some(audit_tx)),
             audit_writer: Mutex::new(Some(writer)),
             shutdown,
@@ -472,7 +499,7 @@ impl Inner {
             ));
             inner.tasks().push(snapshots);
         }
-        tracing::info!(listen = %agent_addr, "agent listener started");
+        tracing::info!(listen = %agent_addr, node = %inner.node_id, "agent listener started");
         Ok(inner)
     }
 
@@ -524,6 +551,25 @@ impl Inner {
         }
     }
 
+    /// Takes or renews the lease `name` for a job run every `interval`. A store failure counts
+    /// as not holding it (the job waits for its next run).
+    async fn hold_lease(&self, name: &'static str, interval: Duration) -> bool {
+        let ttl = u64::try_from((interval * LEASE_INTERVALS).as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        match self
+            .store
+            .try_lease(name, &self.node_id, self.now(), ttl)
+            .await
+        {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(lease = name, error = %e, "could not take lease");
+                false
+            }
+        }
+    }
+
     pub(crate) async fn create_tenant(&self, name: &str) -> Result<Tenant, ServiceError> {
         let tenant = self
             .options
@@ -562,6 +608,12 @@ impl Inner {
         }
         // No sign-in runs any more: the lockout state is final.
         self.save_lockout_snapshot().await;
+        // Another node may take over the cluster's jobs at once.
+        for lease in [SWEEP_LEASE, PRUNE_LEASE] {
+            if let Err(e) = self.store.release_lease(lease, &self.node_id).await {
+                tracing::warn!(lease, error = %e, "could not release lease");
+            }
+        }
         // Close the audit queue and let the writer drain it.
         self.audit_tx
             .lock()
@@ -579,8 +631,10 @@ impl Inner {
     }
 }
 
-/// The periodic work: store polling (revocations and tenants from other processes, CRL
-/// refresh), the status sweep, audit and token pruning, sealer and lockout housekeeping.
+/// The periodic work: applying the store's change feed (when its signal fires, and every
+/// `store_poll_interval` as the safety net: another process on an SQLite file does not fire
+/// it), the status sweep and audit and token pruning (each on the node holding its lease),
+/// and this node's sealer and lockout housekeeping.
 async fn maintenance(inner: std::sync::Weak<Inner>, mut shutdown: watch::Receiver<bool>) {
     let Some(first) = inner.upgrade() else {
         return;
@@ -588,6 +642,7 @@ async fn maintenance(inner: std::sync::Weak<Inner>, mut shutdown: watch::Receive
     let poll = first.options.store_poll_interval;
     let sweep_every = first.options.sweep_interval;
     let prune_every = first.options.audit_prune_interval;
+    let mut signal = first.store.change_signal();
     drop(first);
     let mut poll_tick = tokio::time::interval(poll);
     let mut sweep_tick = tokio::time::interval(sweep_every);
@@ -596,8 +651,19 @@ async fn maintenance(inner: std::sync::Weak<Inner>, mut shutdown: watch::Receive
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     }
     loop {
+        let mut signal_gone = false;
         tokio::select! {
             _ = shutdown.changed() => return,
+            woke = wait_signal(&mut signal) => {
+                if woke {
+                    let Some(inner) = inner.upgrade() else { return };
+                    if let Err(e) = inner.apply_store_changes().await {
+                        tracing::warn!(error = %e, "applying store changes failed");
+                    }
+                } else {
+                    signal_gone = true;
+                }
+            }
             _ = poll_tick.tick() => {
                 let Some(inner) = inner.upgrade() else { return };
                 if let Err(e) = inner.apply_store_changes().await {
@@ -606,26 +672,46 @@ async fn maintenance(inner: std::sync::Weak<Inner>, mut shutdown: watch::Receive
             }
             _ = sweep_tick.tick() => {
                 let Some(inner) = inner.upgrade() else { return };
-                if let Err(e) = inner.sweep().await {
-                    tracing::warn!(error = %e, "status sweep failed");
+                if inner.hold_lease(SWEEP_LEASE, sweep_every).await {
+                    inner.metrics.cluster_job("sweep");
+                    if let Err(e) = inner.sweep().await {
+                        tracing::warn!(error = %e, "status sweep failed");
+                    }
                 }
             }
             _ = prune_tick.tick() => {
                 let Some(inner) = inner.upgrade() else { return };
                 let now = inner.now();
-                let retention = inner.options.audit_retention;
-                match inner.store.prune_audit(retention.horizon(now), retention.max_rows).await {
-                    Ok(n) if n > 0 => tracing::info!(events = n, "audit pruned"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "audit pruning failed"),
+                if inner.hold_lease(PRUNE_LEASE, prune_every).await {
+                    inner.metrics.cluster_job("prune");
+                    let retention = inner.options.audit_retention;
+                    match inner.store.prune_audit(retention.horizon(now), retention.max_rows).await {
+                        Ok(n) if n > 0 => tracing::info!(events = n, "audit pruned"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "audit pruning failed"),
+                    }
+                    if let Err(e) = inner.store.prune_tokens(now.saturating_sub(TOKEN_KEEP_MS)).await {
+                        tracing::warn!(error = %e, "token pruning failed");
+                    }
                 }
-                if let Err(e) = inner.store.prune_tokens(now.saturating_sub(TOKEN_KEEP_MS)).await {
-                    tracing::warn!(error = %e, "token pruning failed");
-                }
+                // This node's own state, on every node.
                 let mono = inner.mono();
                 inner.sealer.lock().unwrap_or_else(PoisonError::into_inner).expire(mono);
                 inner.lockout.reclaim(now);
             }
         }
+        if signal_gone {
+            // The store will not fire it again: the poll carries on alone.
+            signal = None;
+        }
+    }
+}
+
+/// Waits for the store's change signal; never returns without one. `false` when the signal
+/// is gone for good.
+async fn wait_signal(signal: &mut Option<ChangeSignal>) -> bool {
+    match signal {
+        Some(s) => s.changed().await,
+        None => std::future::pending().await,
     }
 }

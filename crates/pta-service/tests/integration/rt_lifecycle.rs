@@ -18,7 +18,7 @@ use crate::rt_support::{
     metric, new_key, options, password, register, service, service_with, tenant, tenant_authority,
     users,
 };
-use crate::support::{DAY, MIN, contains, dir_bytes};
+use crate::support::{DAY, MIN, SqliteFixture, contains, dir_bytes};
 
 async fn audit_kinds(store: &dyn Store, tenant: &pta_service::TenantId) -> Vec<AuditKind> {
     store
@@ -113,9 +113,11 @@ impl NowMs for SystemClock {
 async fn renewal_gives_a_working_certificate_and_is_refused_once_revoked() {
     bounded(async {
         let mut o = options();
-        // Slow polling, so the store-only revocation below is not applied before the renewal.
+        // Slow polling, and the revocation below written through another handle on the file
+        // (which fires no change signal here), so it is not applied before the renewal.
         o.store_poll_interval = Duration::from_secs(30);
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let file = SqliteFixture::new();
+        let store: Arc<dyn Store> = Arc::new(file.store.clone());
         let svc = Service::start(Arc::clone(&store), o, Arc::new(SystemClock))
             .await
             .unwrap();
@@ -173,8 +175,9 @@ async fn renewal_gives_a_working_certificate_and_is_refused_once_revoked() {
         assert!(!kinds.contains(&AuditKind::AgentNewKey));
 
         // Revoked in the store (another process): renewal over the still-open session is refused.
+        let other = SqliteStore::open(file.path()).unwrap();
         assert!(
-            revoke_agent_in_store(store.as_ref(), &r.id, SystemClock.unix_ms_now())
+            revoke_agent_in_store(&other, &r.id, SystemClock.unix_ms_now())
                 .await
                 .unwrap()
         );

@@ -71,3 +71,33 @@ async fn audit_log() {
     let f = PgFixture::new();
     testing::log(&f.store().await).await;
 }
+
+#[tokio::test]
+async fn change_feed() {
+    let f = PgFixture::new();
+    testing::change_feed(&f.store().await).await;
+}
+
+#[tokio::test]
+async fn change_signal() {
+    let f = PgFixture::new();
+    testing::change_signal(&f.store().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn change_feed_race() {
+    let f = PgFixture::new();
+    testing::change_feed_race(f.three_nodes().await).await;
+}
+
+#[tokio::test]
+async fn leases() {
+    let f = PgFixture::new();
+    testing::leases(&f.store().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lease_race() {
+    let f = PgFixture::new();
+    testing::lease_race(f.three_nodes().await).await;
+}

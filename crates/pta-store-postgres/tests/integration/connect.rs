@@ -52,7 +52,10 @@ async fn reconnecting_to_a_migrated_database_is_a_no_op() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(tables, 7, "pta_schema and the six tables");
+    assert_eq!(
+        tables, 10,
+        "pta_schema, the six tables of version 1, change_counter, changes and leases"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,4 +5,5 @@
 
 mod conformance;
 mod connect;
+mod feed;
 mod support;

@@ -78,3 +78,30 @@ async fn token_consume_race_three_connections() {
 async fn audit_log() {
     testing::log(&SqliteFixture::new().store).await;
 }
+
+#[tokio::test]
+async fn change_feed() {
+    testing::change_feed(&SqliteFixture::new().store).await;
+}
+
+#[tokio::test]
+async fn change_signal() {
+    testing::change_signal(&SqliteFixture::new().store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn change_feed_race() {
+    let (_f, stores) = three_connections();
+    testing::change_feed_race(stores).await;
+}
+
+#[tokio::test]
+async fn leases() {
+    testing::leases(&SqliteFixture::new().store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lease_race() {
+    let (_f, stores) = three_connections();
+    testing::lease_race(stores).await;
+}

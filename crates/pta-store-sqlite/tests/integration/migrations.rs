@@ -117,3 +117,29 @@ async fn files_are_private() {
     // The database, its WAL and its shared-memory index.
     assert_eq!(checked, 3);
 }
+
+/// A file of schema version 2 (before the change feed) migrates forward, keeping its data;
+/// nothing is backfilled into the feed.
+#[tokio::test]
+async fn version_2_migrates_forward() {
+    use pta_store::ChangeKind;
+    let f = SqliteFixture::new();
+    let t = tenant(&f.store, "old.example", T0).await;
+    let path = f.path();
+    {
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch("DROP TABLE changes; DROP TABLE leases; PRAGMA user_version = 2;")
+            .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(user_version(&path), SqliteStore::SCHEMA_VERSION);
+    assert_eq!(
+        store.tenant(&t.id).await.unwrap().map(|x| x.name),
+        Some(t.name)
+    );
+    assert_eq!(store.latest_change().await.unwrap(), 0, "no backfill");
+    let u = tenant(&store, "new.example", T0).await;
+    let seen = store.changes_since(0, 10).await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].kind, ChangeKind::TenantCreated { tenant: u.id });
+}

@@ -21,11 +21,15 @@
 mod agents;
 mod audit;
 mod authority;
+mod changes;
+mod leases;
 mod tokens;
 
 pub use agents::{limit_race, registry, status_over_time};
 pub use audit::log;
 pub use authority::{crl_numbers, crl_numbers_race, service_authority_race, tenants};
+pub use changes::{change_feed, change_feed_race, change_signal};
+pub use leases::{lease_race, leases};
 pub use tokens::{consume_race, lifecycle};
 
 use std::net::IpAddr;

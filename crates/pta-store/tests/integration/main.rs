@@ -62,3 +62,28 @@ async fn token_consume_race() {
 async fn audit_log() {
     testing::log(&MemoryStore::new()).await;
 }
+
+#[tokio::test]
+async fn change_feed() {
+    testing::change_feed(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn change_signal() {
+    testing::change_signal(&MemoryStore::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn change_feed_race() {
+    testing::change_feed_race(shared()).await;
+}
+
+#[tokio::test]
+async fn leases() {
+    testing::leases(&MemoryStore::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lease_race() {
+    testing::lease_race(shared()).await;
+}

@@ -3,7 +3,8 @@
 //! are live and how loaded, and the agents' status over time.
 //!
 //! ```text
-//!   store --store_sync (poll, own changes)--> trust set (tenants, CAs, CRLs, listener config)
+//!   store --store_sync (change feed: signal, own writes, poll)--> trust set (tenants, CAs,
+//!                                                          CRLs, listener config)
 //!                                              |            \
 //!   agent TLS handshake --admission (identify, registry check)--> live connections (dispatch)
 //!                                                                  |        |
@@ -12,7 +13,7 @@
 //! ```
 //!
 //! - `trust`: the trust set and tenant CRLs;
-//! - `store_sync`: applying tenants and revocations from the store, closing revoked
+//! - `store_sync`: applying the store's change feed (tenants and revocations), closing revoked
 //!   connections;
 //! - `admission`: who may hold a session;
 //! - `dispatch`: the live connections and the pick;
@@ -43,8 +44,9 @@ use trust::TrustSet;
 /// the background tasks.
 pub(crate) struct Registry {
     pub(crate) trust: RwLock<TrustSet>,
-    /// Serialises reloads of the trust set from the store.
-    reload: tokio::sync::Mutex<()>,
+    /// Serialises reloads of the trust set from the store, and holds the change feed's
+    /// cursor: `None` until the first full load, then the `seq` of the last change applied.
+    reload: tokio::sync::Mutex<Option<u64>>,
     /// The live connections, by tenant.
     pub(crate) dispatcher: Dispatcher,
     /// Connection tasks alive, and a wake-up when one ends.
@@ -61,7 +63,7 @@ impl Registry {
     pub(crate) fn new(seen_write_interval: Duration) -> Self {
         Self {
             trust: RwLock::new(TrustSet::default()),
-            reload: tokio::sync::Mutex::new(()),
+            reload: tokio::sync::Mutex::new(None),
             dispatcher: Dispatcher::default(),
             live_conns: AtomicUsize::new(0),
             conn_ended: Notify::new(),
