@@ -1,11 +1,13 @@
 //! Integration tests for pta-envelope: properties (round trips, tampering, addressing, session
 //! key rotation and eviction), the ordering of session-key opens after grants in flight,
 //! envelope sizes, Wycheproof vectors for both RSA backends and AES-256-GCM, and interop with
-//! independent implementations (python jwcrypto, openssl CLI).
+//! independent implementations (python jwcrypto, openssl CLI), and the worked example of
+//! docs/PROTOCOL.md (generated here, compared with the document).
 
 // Helpers outside #[test] functions fail loudly too; clippy.toml only covers the tests themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod example;
 mod interop;
 mod ordering;
 mod properties;
