@@ -15,7 +15,7 @@ use x509_cert::request::CertReqInfo;
 
 use crate::{Error, KeyPair, policy};
 
-/// Largest CSR accepted, in DER bytes (an 8192-bit key with a long subject fits easily).
+/// Largest CSR accepted, in DER bytes (a 4096-bit key with a long subject fits easily).
 pub const MAX_CSR_LEN: usize = 16 * 1024;
 
 /// Any signed X.509 structure, with the to-be-signed part kept as raw bytes so the signature
@@ -120,7 +120,7 @@ impl Csr {
     }
 
     /// Checks the self-signature (sha256/384/512WithRSAEncryption) and the key policy (RSA,
-    /// 2048 to 8192 bits, e = 65537). The key policy is checked first, so a weak key is reported
+    /// 2048 to 4096 bits, e = 65537). The key policy is checked first, so a weak key is reported
     /// as such even when its signature is also broken.
     pub fn verify(&self) -> Result<VerifiedCsr, Error> {
         let spki = &self.info.public_key;

@@ -27,7 +27,7 @@ pub enum Error {
     #[error("unsupported signature algorithm")]
     UnsupportedSignatureAlgorithm,
     /// The public key breaks the key policy. Reject the request; the agent must generate a
-    /// key that complies (RSA, 2048 to 8192 bits, e = 65537).
+    /// key that complies (RSA, 2048 to 4096 bits, e = 65537).
     #[error("key policy violated: {0}")]
     KeyPolicy(KeyPolicyViolation),
     /// An agent id, tenant id or name does not have the required syntax (1 to 64 characters of
@@ -116,8 +116,8 @@ pub enum KeyPolicyViolation {
         /// Modulus length in bits.
         bits: usize,
     },
-    /// The modulus is longer than 8192 bits.
-    #[error("RSA modulus of {bits} bits is too large (maximum 8192)")]
+    /// The modulus is longer than 4096 bits (envelopes cannot be sealed for a larger key).
+    #[error("RSA modulus of {bits} bits is too large (maximum 4096)")]
     TooLarge {
         /// Modulus length in bits.
         bits: usize,

@@ -14,7 +14,7 @@ pub fn csr(data: &[u8]) {
             assert_eq!(again.ok().as_deref(), Some(data));
         }
         if let Ok(verified) = csr.verify() {
-            assert!((2048..=8192).contains(&verified.key_bits()));
+            assert!((2048..=4096).contains(&verified.key_bits()));
         }
     }
     let _ = Csr::from_pem(&String::from_utf8_lossy(data));

@@ -34,7 +34,7 @@
 //! | subjectAltName | none | URI `urn:pta:agent:<id>`, URI `urn:pta:tenant:<tenant>` | DNS / IP |
 //! | SKI / AKI | SHA-256 key id (RFC 7093), AKI = issuer's SKI | same | same |
 //!
-//! Accepted keys (CSRs and loaded keys): RSA, 2048 to 8192 bits, e = 65537; anything else is
+//! Accepted keys (CSRs and loaded keys): RSA, 2048 to 4096 bits, e = 65537; anything else is
 //! [`Error::KeyPolicy`]. CRLs are v2 with cRLNumber, thisUpdate/nextUpdate, reasonCode entries,
 //! and the issuing CA's own key identifier as authorityKeyIdentifier.
 //!

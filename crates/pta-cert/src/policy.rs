@@ -8,8 +8,9 @@ use crate::{Error, KeyPolicyViolation};
 
 /// Smallest accepted RSA modulus.
 pub const MIN_RSA_BITS: usize = 2048;
-/// Largest accepted RSA modulus (the webpki limit).
-pub const MAX_RSA_BITS: usize = 8192;
+/// Largest accepted RSA modulus: the largest key envelopes can be sealed for
+/// (`pta-envelope` accepts 2048 to 4096 bits).
+pub const MAX_RSA_BITS: usize = 4096;
 /// Longest agent or tenant id.
 pub const MAX_ID_LEN: usize = 64;
 
@@ -20,7 +21,7 @@ struct RsaPublicKey<'a> {
     public_exponent: UintRef<'a>,
 }
 
-/// Checks the key policy on a DER SubjectPublicKeyInfo: RSA, 2048 to 8192 bits, e = 65537.
+/// Checks the key policy on a DER SubjectPublicKeyInfo: RSA, 2048 to 4096 bits, e = 65537.
 pub(crate) fn check_spki_der(der: &[u8]) -> Result<usize, Error> {
     let spki = SubjectPublicKeyInfoRef::from_der(der).map_err(|_| KeyPolicyViolation::Malformed)?;
     check_spki(&spki)
@@ -98,6 +99,46 @@ mod tests {
         assert!(check_text("pta tenant CA").is_ok());
         for bad in ["", " x", "x ", "a,b", "a=b", "a+b", "a\nb"] {
             assert!(check_text(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// A DER SubjectPublicKeyInfo of an RSA key with a modulus of `bits` bits (all ones: the
+    /// policy reads sizes, not primes) and exponent 65537.
+    fn rsa_spki(bits: usize) -> Vec<u8> {
+        fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+            let mut out = vec![tag];
+            match body.len() {
+                n if n < 0x80 => out.push(n as u8),
+                n if n < 0x100 => out.extend_from_slice(&[0x81, n as u8]),
+                n => out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
+            }
+            out.extend_from_slice(body);
+            out
+        }
+        let mut modulus = vec![0x00];
+        modulus.extend(std::iter::repeat_n(0xff, bits / 8));
+        let key = [tlv(0x02, &modulus), tlv(0x02, &[0x01, 0x00, 0x01])].concat();
+        let mut bit_string = vec![0x00];
+        bit_string.extend(tlv(0x30, &key));
+        // rsaEncryption with NULL parameters.
+        let algorithm = b"\x30\x0d\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01\x05\x00";
+        tlv(0x30, &[algorithm.as_slice(), &tlv(0x03, &bit_string)].concat())
+    }
+
+    #[test]
+    fn rsa_sizes_envelopes_can_seal_for_and_no_others() {
+        for bits in [2048, 3072, 4096] {
+            assert_eq!(check_spki_der(&rsa_spki(bits)).unwrap(), bits);
+        }
+        assert!(matches!(
+            check_spki_der(&rsa_spki(1024)),
+            Err(Error::KeyPolicy(KeyPolicyViolation::TooSmall { bits: 1024 }))
+        ));
+        for bits in [4104, 8192] {
+            assert!(matches!(
+                check_spki_der(&rsa_spki(bits)),
+                Err(Error::KeyPolicy(KeyPolicyViolation::TooLarge { bits: b })) if b == bits
+            ));
         }
     }
 

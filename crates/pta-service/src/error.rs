@@ -43,7 +43,7 @@ pub enum ServiceError {
     #[error("unsupported CSR signature algorithm")]
     UnsupportedCsrAlgorithm,
 
-    /// The CSR's public key breaks the key policy (RSA, 2048 to 8192 bits, e = 65537); the
+    /// The CSR's public key breaks the key policy (RSA, 2048 to 4096 bits, e = 65537); the
     /// violation says how.
     ///
     /// Refuse the registration; the agent must generate a key that complies. The token was not
