@@ -75,6 +75,7 @@
 //! (no newline trimmed: random bytes may end in one), at least
 //! [`LockoutSecret::MIN_LEN`](pta_lockout::LockoutSecret::MIN_LEN) of them.
 
+mod backends;
 mod env;
 mod error;
 mod schema;
@@ -90,10 +91,12 @@ use std::time::Duration;
 use pta_service::{AuditRetention, Clock, Registrar, ServiceOptions, StatusPolicy};
 use pta_service_http::{ApiOptions, RateLimit, RegistrationOptions};
 
+pub use backends::{BackendPassword, StoreTarget};
 pub use error::ConfigError;
 pub use schema::{
-    AgentConfig, ApiConfig, AuditConfig, Config, LockoutConfig, LogConfig, RegistrationConfig,
-    SecretsConfig, SignInConfig, StatusConfig, TenantsConfig, TokensConfig, parse_duration,
+    AgentConfig, ApiConfig, AuditConfig, Config, LockoutBackend, LockoutConfig, LogConfig,
+    PolicyConfig, RegistrationConfig, SecretsConfig, SignInConfig, StatusConfig, StoreConfig,
+    TenantsConfig, TokensConfig, parse_duration,
 };
 pub use secrets::{Secret, Secrets};
 
@@ -124,18 +127,19 @@ impl Config {
     /// # Errors
     ///
     /// [`ConfigError::Parse`] (syntax, unknown key, wrong type, bad duration),
-    /// [`ConfigError::PlainSecret`], [`ConfigError::Env`], [`ConfigError::Invalid`].
+    /// [`ConfigError::PlainSecret`], [`ConfigError::Env`], [`ConfigError::Invalid`],
+    /// [`ConfigError::PasswordInUrl`], [`ConfigError::LockoutPolicy`].
     pub fn parse(text: &str, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let table: toml::Table = toml::from_str(text).map_err(|e| parse_error(text, &e))?;
-        if let Some(toml::Value::Table(secrets)) = table.get("secrets") {
-            for (key, name, var) in PLAIN_SECRETS {
-                if secrets.contains_key(*key) {
-                    return Err(ConfigError::PlainSecret {
-                        key: name,
-                        env: var,
-                        line: line_of_key(text, key),
-                    });
-                }
+        for (table_name, key, name, var) in PLAIN_SECRETS {
+            if let Some(toml::Value::Table(t)) = table.get(*table_name)
+                && t.contains_key(*key)
+            {
+                return Err(ConfigError::PlainSecret {
+                    key: name,
+                    env: var,
+                    line: line_of_key(text, key),
+                });
             }
         }
         let mut config: Self = toml::from_str(text).map_err(|e| parse_error(text, &e))?;
@@ -208,7 +212,7 @@ impl Config {
         if self.log.level.trim().is_empty() {
             return invalid("log.level", "must not be empty");
         }
-        Ok(())
+        self.validate_backends()
     }
 
     /// The SQLite file: `data_dir/pta.sqlite3`.
@@ -263,6 +267,13 @@ impl Config {
         options.audit_retention = audit_retention;
         options.registrar = registrar;
         options.service_key_size = self.tenants.ca_key_bits;
+        // Validated when the configuration was parsed; defaults if a caller changed it since.
+        if let Ok((global, tenants)) = self.lockout_policies() {
+            options.lockout = global;
+            if self.lockout_backend() == LockoutBackend::Memory {
+                options.lockout_tenant_policies = tenants.into_iter().collect();
+            }
+        }
         options
     }
 
