@@ -394,3 +394,91 @@ async fn a_tenant_store_override_holds_that_tenants_records_only() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopped_mid_run_refuses_without_asking_an_agent_and_recovers() {
+    use pta_lockout_redis::{RedisLockoutConfig, RedisLockoutStore};
+    bounded(async {
+        let mut redis = pta_testkit::Redis::start().unwrap();
+        let redis_store = |prefix: &str, threshold: u8| {
+            let mut config = RedisLockoutConfig::new(redis.url());
+            config.key_prefix = prefix.to_owned();
+            config.timeout = std::time::Duration::from_millis(500);
+            let mut policy = Policy::default();
+            policy.threshold = threshold;
+            RedisLockoutStore::connect(policy, config)
+        };
+        let shared: Arc<dyn LockoutStore> = Arc::new(redis_store("rt:", 10).await.unwrap());
+        let strict: Arc<dyn LockoutStore> = Arc::new(redis_store("rt:t:strict:", 3).await.unwrap());
+        let mut o = options();
+        o.lockout_store = Some(shared);
+        o.lockout_tenant_stores
+            .insert("strict.example".to_owned(), strict);
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let svc = Service::start(store, o, Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let strict = tenant(&svc, "strict.example").await;
+        let other = tenant(&svc, "other.example").await;
+        let rs = register(&svc, &strict.id).await;
+        let ro = register(&svc, &other.id).await;
+        let agent_s = connect(&rs, users(&[("alice", "right")]), Behaviour::Answer)
+            .await
+            .unwrap();
+        let agent_o = connect(&ro, users(&[("alice", "right")]), Behaviour::Answer)
+            .await
+            .unwrap();
+
+        // Per-tenant policies on Redis: strict locks at 3, the other tenant does not.
+        let v = wrong_passwords(&svc, &strict.id, "alice", 3).await;
+        assert_eq!(v, vec![Verdict::InvalidCredentials; 3]);
+        let locked = svc
+            .sign_in(&strict.id, "alice", password("right"), ctx())
+            .await
+            .unwrap();
+        assert_eq!(locked.verdict, Verdict::AccountLocked);
+        let v = wrong_passwords(&svc, &other.id, "alice", 4).await;
+        assert_eq!(v, vec![Verdict::InvalidCredentials; 4]);
+        assert_eq!(agent_s.received(), 3);
+        assert_eq!(agent_o.received(), 4);
+
+        // Redis stops: refused before any agent is asked, nothing counted.
+        redis.stop();
+        for t in [&strict.id, &other.id] {
+            let e = svc
+                .sign_in(t, "alice", password("right"), ctx())
+                .await
+                .unwrap_err();
+            assert!(matches!(e, SignInError::LockoutUnavailable), "{e:?}");
+        }
+        assert_eq!(agent_s.received(), 3);
+        assert_eq!(agent_o.received(), 4);
+        assert_eq!(
+            metric(
+                &svc,
+                "pta_sign_in_errors_total{kind=\"lockout_unavailable\"}"
+            ),
+            2
+        );
+
+        // Redis back (empty): the same service signs in again, through both stores (each
+        // reconnects on its own).
+        redis.restart().unwrap();
+        for t in [&other.id, &strict.id] {
+            let start = std::time::Instant::now();
+            let ok = loop {
+                match svc.sign_in(t, "alice", password("right"), ctx()).await {
+                    Ok(ok) => break ok,
+                    Err(SignInError::LockoutUnavailable) => {
+                        assert!(start.elapsed() < std::time::Duration::from_secs(20));
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    Err(e) => panic!("{e:?}"),
+                }
+            };
+            assert_eq!(ok.verdict, Verdict::Success);
+        }
+        svc.shutdown().await;
+    })
+    .await;
+}
