@@ -122,7 +122,10 @@ mod tests {
         bit_string.extend(tlv(0x30, &key));
         // rsaEncryption with NULL parameters.
         let algorithm = b"\x30\x0d\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01\x05\x00";
-        tlv(0x30, &[algorithm.as_slice(), &tlv(0x03, &bit_string)].concat())
+        tlv(
+            0x30,
+            &[algorithm.as_slice(), &tlv(0x03, &bit_string)].concat(),
+        )
     }
 
     #[test]
@@ -132,7 +135,9 @@ mod tests {
         }
         assert!(matches!(
             check_spki_der(&rsa_spki(1024)),
-            Err(Error::KeyPolicy(KeyPolicyViolation::TooSmall { bits: 1024 }))
+            Err(Error::KeyPolicy(KeyPolicyViolation::TooSmall {
+                bits: 1024
+            }))
         ));
         for bits in [4104, 8192] {
             assert!(matches!(

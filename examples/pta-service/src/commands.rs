@@ -1,19 +1,23 @@
-//! The commands: `serve`, and the offline admin commands that act directly on the SQLite file
-//! (`tenant create`, `token create`, `agents list`, `agents revoke`).
+//! The commands: `serve`, and the offline admin commands that act directly on the configured
+//! store (`tenant create`, `token create`, `agents list`, `agents revoke`). Every one of them
+//! opens the store through [`open_store`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use pta_lockout::LockoutStore;
+use pta_lockout_redis::RedisLockoutStore;
 use pta_service::{
     AgentId, AgentRecord, Clock, Service, ServiceError, Store, StoreError, SystemClock, Tenant,
     TenantId,
 };
 use pta_service_http::{ServeOptions, Serving};
+use pta_store_postgres::PostgresStore;
 use pta_store_sqlite::SqliteStore;
 use tracing_subscriber::EnvFilter;
 use zeroize::Zeroizing;
 
-use crate::config::{LogConfig, parse_duration};
+use crate::config::{LogConfig, StoreTarget, parse_duration};
 use crate::{CliError, Config};
 
 /// Sends the logs to standard error, as `log` says (text or JSON lines, `EnvFilter` level).
@@ -37,14 +41,88 @@ pub fn init_logging(log: &LogConfig) -> Result<(), CliError> {
     result.map_err(CliError::Logging)
 }
 
-/// Opens the SQLite file in `data_dir`, creating the directory (0700) if needed.
+/// Opens the configured store: PostgreSQL when `store.url` is a PostgreSQL URL (its password
+/// from `store.password_file`, `PTA_STORE_PASSWORD_FILE` or `PTA_STORE_PASSWORD`), else the
+/// SQLite file (`store.path`, `sqlite://` URL, or `data_dir/pta.sqlite3`, creating `data_dir`
+/// 0700 if needed). The one way every command opens its state.
 ///
 /// # Errors
 ///
-/// [`CliError::Config`] (the directory), [`CliError::Service`] (the file).
-pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, CliError> {
-    let path = config.create_data_dir()?;
-    Ok(Arc::new(SqliteStore::open(&path)?))
+/// [`CliError::Config`] (the URL, the password file, the directory),
+/// [`CliError::StoreConnect`] (PostgreSQL unreachable or refusing: names `host:port`, never
+/// the password), [`CliError::Service`] (the SQLite file, a migration).
+pub async fn open_store(
+    config: &Config,
+    env: &HashMap<String, String>,
+) -> Result<Arc<dyn Store>, CliError> {
+    match config.store_target()? {
+        StoreTarget::Sqlite(path) => {
+            if config.store.path.is_none() && config.store.url.is_none() {
+                config.create_data_dir()?;
+            }
+            Ok(Arc::new(SqliteStore::open(&path)?))
+        }
+        StoreTarget::Postgres { endpoint, .. } => {
+            let Some(pg) = config.postgres_config(env)? else {
+                return Err(CliError::Config(crate::ConfigError::Invalid {
+                    key: "store.url",
+                    reason: "expected a PostgreSQL URL",
+                }));
+            };
+            match PostgresStore::connect(pg).await {
+                Ok(store) => {
+                    tracing::info!(endpoint = %store.endpoint(), "state store: PostgreSQL");
+                    Ok(Arc::new(store))
+                }
+                Err(source @ StoreError::Backend(_)) => {
+                    Err(CliError::StoreConnect { endpoint, source })
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Sets the lockout stores of `options` as `[lockout]` says: nothing for `memory` (the
+/// runtime makes in-memory stores from the policies [`Config::to_service_options`] set);
+/// for `redis`, one [`RedisLockoutStore`] with the global policy and key prefix, and one per
+/// tenant with its own policy under its own prefix ([`Config::tenant_key_prefix`]).
+///
+/// # Errors
+///
+/// [`CliError::Config`] (URL, password file, policy), [`CliError::LockoutStore`] (Redis
+/// unreachable: names `host:port`, never the password).
+pub async fn open_lockout_stores(
+    config: &Config,
+    env: &HashMap<String, String>,
+    options: &mut pta_service::ServiceOptions,
+) -> Result<(), CliError> {
+    let Some(redis) = config.redis_config(env)? else {
+        return Ok(());
+    };
+    let (global, tenants) = config.lockout_policies()?;
+    let store: Arc<dyn LockoutStore> = Arc::new(
+        RedisLockoutStore::connect(global, redis.clone())
+            .await
+            .map_err(CliError::LockoutStore)?,
+    );
+    options.lockout_store = Some(store);
+    options.lockout_tenant_policies.clear();
+    for (name, policy) in tenants {
+        let mut own = redis.clone();
+        own.key_prefix = config.tenant_key_prefix(&name);
+        let store: Arc<dyn LockoutStore> = Arc::new(
+            RedisLockoutStore::connect(policy, own)
+                .await
+                .map_err(CliError::LockoutStore)?,
+        );
+        options.lockout_tenant_stores.insert(name, store);
+    }
+    tracing::info!(
+        overrides = options.lockout_tenant_stores.len(),
+        "lockout store: Redis"
+    );
+    Ok(())
 }
 
 /// The tenant named by `key`: its id, else its name.
@@ -79,7 +157,8 @@ pub async fn serve(config: &Config, env: &HashMap<String, String>) -> Result<Ser
     let secrets = config.load_secrets(env)?;
     let mut service_options = config.to_service_options();
     service_options.lockout_secret = config.load_lockout_secret()?;
-    let store = open_store(config)?;
+    let store = open_store(config, env).await?;
+    open_lockout_stores(config, env, &mut service_options).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let service = Service::start(store, service_options, Arc::clone(&clock)).await?;
     if !config.api.tls {
@@ -115,12 +194,16 @@ pub async fn serve(config: &Config, env: &HashMap<String, String>) -> Result<Ser
 ///
 /// [`CliError::BadTenantName`], [`CliError::TenantExists`], [`CliError::Config`],
 /// [`CliError::Service`].
-pub async fn tenant_create(config: &Config, name: &str) -> Result<Tenant, CliError> {
+pub async fn tenant_create(
+    config: &Config,
+    env: &HashMap<String, String>,
+    name: &str,
+) -> Result<Tenant, CliError> {
     let name = name.trim();
     if !pta_service_http::is_valid_tenant_name(name) {
         return Err(CliError::BadTenantName);
     }
-    let store = open_store(config)?;
+    let store = open_store(config, env).await?;
     let now = SystemClock.unix_ms();
     let registrar = config.to_service_options().registrar;
     let mut tenant = registrar
@@ -151,6 +234,7 @@ pub async fn tenant_create(config: &Config, name: &str) -> Result<Tenant, CliErr
 /// [`CliError::Service`].
 pub async fn token_create(
     config: &Config,
+    env: &HashMap<String, String>,
     tenant: &str,
     lifetime: Option<&str>,
 ) -> Result<Zeroizing<String>, CliError> {
@@ -167,7 +251,7 @@ pub async fn token_create(
             }
         },
     };
-    let store = open_store(config)?;
+    let store = open_store(config, env).await?;
     let tenant = find_tenant(store.as_ref(), tenant).await?;
     let now = SystemClock.unix_ms();
     let ca =
@@ -181,8 +265,12 @@ pub async fn token_create(
 /// # Errors
 ///
 /// [`CliError::NoSuchTenant`], [`CliError::Config`], [`CliError::Service`].
-pub async fn agents_list(config: &Config, tenant: &str) -> Result<Vec<AgentRecord>, CliError> {
-    let store = open_store(config)?;
+pub async fn agents_list(
+    config: &Config,
+    env: &HashMap<String, String>,
+    tenant: &str,
+) -> Result<Vec<AgentRecord>, CliError> {
+    let store = open_store(config, env).await?;
     let tenant = find_tenant(store.as_ref(), tenant).await?;
     Ok(store.agents(&tenant.id).await?)
 }
@@ -213,11 +301,15 @@ pub fn agents_table(agents: &[AgentRecord]) -> String {
 ///
 /// [`CliError::BadAgentId`], [`CliError::NoSuchAgent`], [`CliError::Config`],
 /// [`CliError::Service`].
-pub async fn agents_revoke(config: &Config, agent: &str) -> Result<(AgentId, bool), CliError> {
+pub async fn agents_revoke(
+    config: &Config,
+    env: &HashMap<String, String>,
+    agent: &str,
+) -> Result<(AgentId, bool), CliError> {
     let agent: AgentId = agent.parse().map_err(|_| CliError::BadAgentId {
         text: agent.to_owned(),
     })?;
-    let store = open_store(config)?;
+    let store = open_store(config, env).await?;
     let now = SystemClock.unix_ms();
     let newly = pta_service::revoke_agent_in_store(store.as_ref(), &agent, now)
         .await

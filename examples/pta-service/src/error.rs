@@ -91,6 +91,25 @@ pub enum CliError {
         /// The id.
         agent: AgentId,
     },
+    /// The state store (PostgreSQL) could not be reached or refused the connection; the
+    /// message names `host:port`, never the password.
+    ///
+    /// Check that the database runs there, the role, the password file and `pg_hba.conf`
+    /// (exit code 1).
+    #[error("cannot open the state store at {endpoint}")]
+    StoreConnect {
+        /// `host:port` of the database.
+        endpoint: String,
+        /// What failed.
+        #[source]
+        source: StoreError,
+    },
+    /// The lockout store (Redis) could not be reached or refused the connection; the inner
+    /// error names `host:port`, never the password.
+    ///
+    /// Check that Redis runs there, the URL and the password file (exit code 1).
+    #[error("cannot open the lockout store")]
+    LockoutStore(#[source] pta_lockout_redis::RedisLockoutError),
     /// A listener could not be bound.
     ///
     /// Free the address or configure another one (exit code 1).

@@ -1,6 +1,7 @@
 //! The library of the `pta-service` binary: the service's configuration file (TOML), its
 //! `PTA_*` environment overrides and its secrets, and the commands the binary runs (`serve`,
-//! and the offline admin commands acting directly on the SQLite file).
+//! and the offline admin commands acting directly on the store: the SQLite file, or the
+//! PostgreSQL database of `store.url`).
 //!
 //! - [`config`]: [`Config`] (every key, its default and range, the environment overrides,
 //!   the secrets), [`ConfigError`].
@@ -16,7 +17,7 @@
 //! [`commands::serve`] starts), no signal handling (the binary watches SIGINT and SIGTERM with
 //! `pta-signal` and stops what `serve` returned). Reading the configuration file, the secret
 //! files and the environment map given to it is the only I/O of [`Config`]; the commands open
-//! the SQLite file in `data_dir`.
+//! the configured store ([`commands::open_store`]) and, for `serve`, the lockout store.
 //!
 //! # Example
 //!

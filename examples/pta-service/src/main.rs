@@ -1,6 +1,7 @@
 //! The `pta-service` binary: runs the pass-through authentication service (agent listener,
-//! registration endpoint, API), and offline admin commands that act directly on its SQLite
-//! file, with or without a running server.
+//! registration endpoint, API), and offline admin commands that act directly on its store
+//! (the SQLite file, or the PostgreSQL database of `store.url`), with or without a running
+//! server.
 //!
 //! ```text
 //! pta-service serve --config FILE
@@ -24,14 +25,15 @@ use pta_service_cli::{CliError, Config, commands};
 /// Pass-through authentication service.
 ///
 /// Checks users' passwords against a customer's Active Directory or OpenLDAP through
-/// on-premises agents. `serve` runs the service; the other commands change its SQLite file
-/// directly and work whether or not a server is running.
+/// on-premises agents. `serve` runs the service; the other commands change its store (SQLite
+/// file or PostgreSQL database) directly and work whether or not a server is running.
 #[derive(Debug, Parser)]
 #[command(name = "pta-service", version, about, long_about)]
 struct Cli {
     /// The configuration file (TOML; see pta-service.toml for every key). Environment
     /// overrides: PTA_DATA_DIR, PTA_AGENT_LISTEN, PTA_REGISTRATION_LISTEN, PTA_API_LISTEN,
-    /// PTA_LOG, PTA_LOG_JSON, PTA_LOCKOUT_SECRET_FILE; secrets: PTA_ADMIN_TOKEN, PTA_API_KEYS.
+    /// PTA_LOG, PTA_LOG_JSON, PTA_LOCKOUT_SECRET_FILE; secrets: PTA_ADMIN_TOKEN, PTA_API_KEYS,
+    /// PTA_STORE_PASSWORD(_FILE), PTA_LOCKOUT_REDIS_PASSWORD(_FILE).
     #[arg(long, short, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 
@@ -135,18 +137,21 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             serving.shutdown().await;
         }
         Command::Tenant(TenantCommand::Create { name }) => {
-            println!("{}", commands::tenant_create(&config, &name).await?.id);
+            println!(
+                "{}",
+                commands::tenant_create(&config, &env, &name).await?.id
+            );
         }
         Command::Token(TokenCommand::Create { tenant, lifetime }) => {
-            let token = commands::token_create(&config, &tenant, lifetime.as_deref()).await?;
+            let token = commands::token_create(&config, &env, &tenant, lifetime.as_deref()).await?;
             println!("{}", token.as_str());
         }
         Command::Agents(AgentsCommand::List { tenant }) => {
-            let agents = commands::agents_list(&config, &tenant).await?;
+            let agents = commands::agents_list(&config, &env, &tenant).await?;
             print!("{}", commands::agents_table(&agents));
         }
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
-            match commands::agents_revoke(&config, &agent_id).await? {
+            match commands::agents_revoke(&config, &env, &agent_id).await? {
                 (agent, true) => println!("revoked {agent}"),
                 (agent, false) => println!("{agent} was already revoked"),
             }

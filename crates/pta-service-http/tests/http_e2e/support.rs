@@ -73,11 +73,16 @@ pub(crate) fn service_options() -> ServiceOptions {
 impl Harness {
     /// The real service.
     pub(crate) async fn start(rate_limit: RateLimit) -> Self {
+        Self::start_with(rate_limit, service_options()).await
+    }
+
+    /// The real service with `options`.
+    pub(crate) async fn start_with(rate_limit: RateLimit, options: ServiceOptions) -> Self {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(SystemClock.unix_ms()));
         let service = Service::start(
             Arc::clone(&store),
-            service_options(),
+            options,
             Arc::clone(&clock) as Arc<dyn Clock>,
         )
         .await

@@ -5,11 +5,83 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 /// Upper bounds of the sign-in latency histogram, seconds.
 const BUCKETS_S: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
+
+/// Upper bounds of the lockout store latency histogram, seconds: an in-memory store answers
+/// in microseconds, a shared one within a network round trip or two.
+const LOCKOUT_BUCKETS_S: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// A call to the lockout store, as the `op` label of `pta_lockout_store_seconds`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LockoutOp {
+    /// Before the directory is asked.
+    Check,
+    /// The directory's outcome.
+    Record,
+}
+
+impl LockoutOp {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Check => "check",
+            Self::Record => "record",
+        }
+    }
+}
+
+/// A latency histogram with fixed bounds: per-bucket counts (the last slot is `+Inf`), the
+/// sum in microseconds and the count.
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; LOCKOUT_BUCKETS_S.len() + 1],
+    sum_us: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let slot = LOCKOUT_BUCKETS_S
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(LOCKOUT_BUCKETS_S.len());
+        if let Some(c) = self.buckets.get(slot) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.sum_us.fetch_add(micros, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The `_bucket`, `_sum` and `_count` lines of `name` with `label`.
+    fn render(&self, out: &mut String, name: &str, label: &str) {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut cumulative = 0;
+        for (i, bound) in LOCKOUT_BUCKETS_S.iter().enumerate() {
+            cumulative += self.buckets.get(i).map(load).unwrap_or(0);
+            let _ = writeln!(out, "{name}_bucket{{{label},le=\"{bound}\"}} {cumulative}");
+        }
+        cumulative += self
+            .buckets
+            .get(LOCKOUT_BUCKETS_S.len())
+            .map(load)
+            .unwrap_or(0);
+        let _ = writeln!(out, "{name}_bucket{{{label},le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(
+            out,
+            "{name}_sum{{{label}}} {}",
+            load(&self.sum_us) as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count{{{label}}} {}", load(&self.count));
+    }
+}
 
 /// A counter per label value.
 #[derive(Debug, Default)]
@@ -44,6 +116,8 @@ pub(crate) struct Metrics {
     pub(crate) audit_dropped: AtomicU64,
     pub(crate) lockout_errors: AtomicU64,
     pub(crate) lockout_snapshot_errors: AtomicU64,
+    lockout_check: Histogram,
+    lockout_record: Histogram,
     renewals: Labelled,
     /// `changes_since` calls (one per wake-up when nothing changed).
     pub(crate) store_change_reads: AtomicU64,
@@ -76,6 +150,14 @@ impl Metrics {
         }
         self.duration_sum_us.fetch_add(micros, Ordering::Relaxed);
         self.duration_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A call to the lockout store took `elapsed` (failed calls included).
+    pub(crate) fn lockout_store_call(&self, op: LockoutOp, elapsed: Duration) {
+        match op {
+            LockoutOp::Check => self.lockout_check.observe(elapsed),
+            LockoutOp::Record => self.lockout_record.observe(elapsed),
+        }
     }
 
     /// A known agent turned up with a new source address (`new_source`) or key (`new_key`).
@@ -194,6 +276,22 @@ impl Metrics {
             "Lockout snapshots that could not be written or read (see the log).",
             load(&self.lockout_snapshot_errors),
         );
+        let _ = writeln!(
+            out,
+            "# HELP pta_lockout_store_seconds Time of a call to the lockout store, by operation \
+             (check before the directory, record after it; failed calls included).\n\
+             # TYPE pta_lockout_store_seconds histogram"
+        );
+        for (op, histogram) in [
+            (LockoutOp::Check, &self.lockout_check),
+            (LockoutOp::Record, &self.lockout_record),
+        ] {
+            histogram.render(
+                &mut out,
+                "pta_lockout_store_seconds",
+                &format!("op=\"{}\"", op.label()),
+            );
+        }
         labelled(
             &mut out,
             "pta_renewals_total",
@@ -259,5 +357,23 @@ mod tests {
         assert!(text.contains("pta_sign_in_duration_seconds_count 2"));
         assert!(text.contains("pta_agents_connected{tenant=\"t1\"} 2"));
         assert!(text.contains("pta_bad_replies_total 0"));
+    }
+
+    #[test]
+    fn lockout_store_latency_is_a_histogram_by_operation() {
+        use super::LockoutOp;
+        use std::time::Duration;
+        let m = Metrics::default();
+        m.lockout_store_call(LockoutOp::Check, Duration::from_micros(80));
+        m.lockout_store_call(LockoutOp::Check, Duration::from_millis(3));
+        m.lockout_store_call(LockoutOp::Record, Duration::from_secs(2));
+        let text = m.render(&[]);
+        assert!(text.contains("# TYPE pta_lockout_store_seconds histogram"));
+        assert!(text.contains("pta_lockout_store_seconds_bucket{op=\"check\",le=\"0.0001\"} 1"));
+        assert!(text.contains("pta_lockout_store_seconds_bucket{op=\"check\",le=\"0.005\"} 2"));
+        assert!(text.contains("pta_lockout_store_seconds_count{op=\"check\"} 2"));
+        assert!(text.contains("pta_lockout_store_seconds_bucket{op=\"record\",le=\"1\"} 0"));
+        assert!(text.contains("pta_lockout_store_seconds_bucket{op=\"record\",le=\"+Inf\"} 1"));
+        assert!(text.contains("pta_lockout_store_seconds_sum{op=\"record\"} 2"));
     }
 }

@@ -1,5 +1,6 @@
 //! The settings of a running service.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,6 +78,20 @@ pub struct ServiceOptions {
     /// How often the lockout snapshot is written (default 10 s): at most this much lockout
     /// state is lost when the process dies without shutting down.
     pub lockout_snapshot_interval: Duration,
+    /// Per-tenant lockout policies, by tenant name, for the in-memory default: each named
+    /// tenant gets its own [`pta_lockout::MemoryStore`] with that policy (the others share the
+    /// one of [`lockout`](Self::lockout)). Only with [`lockout_store`](Self::lockout_store)
+    /// `None`: a shared store is given per tenant in
+    /// [`lockout_tenant_stores`](Self::lockout_tenant_stores) instead, and a policy here
+    /// beside a shared store fails [`Service::start`](crate::Service::start).
+    pub lockout_tenant_policies: HashMap<String, pta_lockout::Policy>,
+    /// Per-tenant lockout stores, by tenant name (for example one Redis store per tenant with
+    /// its own key prefix and policy). A tenant named here is checked, recorded, shown and
+    /// unlocked in its store; the others in the default one. Wins over
+    /// [`lockout_tenant_policies`](Self::lockout_tenant_policies) for the same name. Spray
+    /// blocking (per source address) counts within each store: an address is blocked in
+    /// the stores where it sprayed, and unblocking a source unblocks it in every store.
+    pub lockout_tenant_stores: HashMap<String, Arc<dyn pta_lockout::LockoutStore>>,
 }
 
 impl Default for ServiceOptions {
@@ -102,6 +117,8 @@ impl Default for ServiceOptions {
             lockout_secret: None,
             lockout_snapshot: None,
             lockout_snapshot_interval: Duration::from_secs(10),
+            lockout_tenant_policies: HashMap::new(),
+            lockout_tenant_stores: HashMap::new(),
         }
     }
 }

@@ -256,11 +256,12 @@ impl Inner {
             password.expose(),
         );
         let now = self.now();
+        let lockout_store = self.lockout.store_of(&self.registry, tenant);
         // A lockout store that cannot answer refuses the sign-in: nothing is answered from
         // stale state and nothing is counted.
         let decision = self
             .lockout
-            .check(now, &attempt)
+            .check(lockout_store.as_ref(), now, &attempt)
             .await
             .map_err(|_| SignInError::LockoutUnavailable)?;
         match decision {
@@ -307,7 +308,12 @@ impl Inner {
                     // A verdict whose outcome cannot be recorded is not given out: a wrong
                     // password answered while uncounted would be a free guess.
                     self.lockout
-                        .record(self.now(), &attempt, lockout_outcome(verdict))
+                        .record(
+                            lockout_store.as_ref(),
+                            self.now(),
+                            &attempt,
+                            lockout_outcome(verdict),
+                        )
                         .await
                         .map_err(|_| SignInError::LockoutUnavailable)?;
                     return Ok(Decided {

@@ -289,7 +289,11 @@ impl Service {
         login: &str,
     ) -> Result<pta_lockout::UserStatus, ServiceError> {
         let user = self.inner.user_key(tenant, login)?;
-        self.inner.lockout.user_status(self.inner.now(), user).await
+        let store = self.inner.lockout.store_of(&self.inner.registry, tenant);
+        self.inner
+            .lockout
+            .user_status(store.as_ref(), self.inner.now(), user)
+            .await
     }
 
     /// Lifts a user's cloud lockout. Returns whether anything was locked or counted.
@@ -299,7 +303,8 @@ impl Service {
     /// [`StoreError::UnknownTenant`].
     pub async fn unlock_user(&self, tenant: &TenantId, login: &str) -> Result<bool, ServiceError> {
         let user = self.inner.user_key(tenant, login)?;
-        self.inner.lockout.unlock_user(user).await
+        let store = self.inner.lockout.store_of(&self.inner.registry, tenant);
+        self.inner.lockout.unlock_user(store.as_ref(), user).await
     }
 
     /// Lifts a source address's spray block. Returns whether it was tracked.

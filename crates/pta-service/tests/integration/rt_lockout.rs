@@ -235,6 +235,254 @@ async fn two_nodes_with_one_lockout_store_and_secret_lock_an_account_together() 
     .await;
 }
 
+/// Sends `n` distinct wrong passwords for `login` of `tenant`; returns the verdicts.
+async fn wrong_passwords(
+    svc: &Service,
+    tenant: &pta_service::TenantId,
+    login: &str,
+    n: usize,
+) -> Vec<Verdict> {
+    let mut verdicts = Vec::new();
+    for i in 0..n {
+        let res = svc
+            .sign_in(tenant, login, password(&format!("wrong-{i}")), ctx())
+            .await
+            .unwrap();
+        verdicts.push(res.verdict);
+    }
+    verdicts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_policy_override_locks_at_its_own_threshold() {
+    bounded(async {
+        let mut o = options();
+        let mut strict = Policy::default();
+        strict.threshold = 3;
+        o.lockout_tenant_policies
+            .insert("strict.example".to_owned(), strict);
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let svc = Service::start(store, o, Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let strict = tenant(&svc, "strict.example").await;
+        let lenient = tenant(&svc, "lenient.example").await;
+        let rs = register(&svc, &strict.id).await;
+        let rl = register(&svc, &lenient.id).await;
+        let _a = connect(&rs, users(&[("alice", "right")]), Behaviour::Answer)
+            .await
+            .unwrap();
+        let _b = connect(&rl, users(&[("alice", "right")]), Behaviour::Answer)
+            .await
+            .unwrap();
+
+        // Strict: three wrong passwords lock; the fourth attempt (even the right password)
+        // is answered by the cloud.
+        let v = wrong_passwords(&svc, &strict.id, "alice", 3).await;
+        assert_eq!(v, vec![Verdict::InvalidCredentials; 3]);
+        let locked = svc
+            .sign_in(&strict.id, "alice", password("right"), ctx())
+            .await
+            .unwrap();
+        assert_eq!(locked.verdict, Verdict::AccountLocked);
+        assert!(matches!(locked.decided_by, DecidedBy::Lockout { .. }));
+
+        // Lenient (the default policy, 10): the same count leaves the account open.
+        let v = wrong_passwords(&svc, &lenient.id, "alice", 5).await;
+        assert_eq!(v, vec![Verdict::InvalidCredentials; 5]);
+        let ok = svc
+            .sign_in(&lenient.id, "alice", password("right"), ctx())
+            .await
+            .unwrap();
+        assert_eq!(ok.verdict, Verdict::Success);
+
+        // Admin status and unlock use the tenant's own store.
+        let status = svc.lockout_status(&strict.id, "alice").await.unwrap();
+        assert!(
+            status.unfamiliar.locked_until.is_some() || status.familiar.locked_until.is_some(),
+            "{status:?}"
+        );
+        assert!(svc.unlock_user(&strict.id, "alice").await.unwrap());
+        let ok = svc
+            .sign_in(&strict.id, "alice", password("right"), ctx())
+            .await
+            .unwrap();
+        assert_eq!(ok.verdict, Verdict::Success);
+
+        // Every check and record was timed.
+        assert_eq!(
+            metric(&svc, "pta_lockout_store_seconds_count{op=\"check\"}"),
+            3 + 1 + 5 + 1 + 1
+        );
+        assert_eq!(
+            metric(&svc, "pta_lockout_store_seconds_count{op=\"record\"}"),
+            3 + 5 + 1 + 1
+        );
+        svc.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_store_override_holds_that_tenants_records_only() {
+    bounded(async {
+        let mut policy = Policy::default();
+        policy.threshold = 2;
+        let own =
+            Arc::new(pta_lockout::MemoryStore::new(policy, MemoryStoreLimits::default()).unwrap());
+        let shared = Arc::new(Switchable::new());
+        let mut o = options();
+        o.lockout_store = Some(shared.clone());
+        o.lockout_tenant_stores
+            .insert("own.example".to_owned(), own.clone());
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let svc = Service::start(store, o, Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let t_own = tenant(&svc, "own.example").await;
+        let t_other = tenant(&svc, "other.example").await;
+        let r1 = register(&svc, &t_own.id).await;
+        let r2 = register(&svc, &t_other.id).await;
+        let _a = connect(&r1, users(&[("bob", "right")]), Behaviour::Answer)
+            .await
+            .unwrap();
+        let _b = connect(&r2, users(&[("bob", "right")]), Behaviour::Answer)
+            .await
+            .unwrap();
+
+        // The default store failing does not touch the overridden tenant.
+        shared.set(FAIL_ALL);
+        let v = wrong_passwords(&svc, &t_own.id, "bob", 2).await;
+        assert_eq!(v, vec![Verdict::InvalidCredentials; 2]);
+        let locked = svc
+            .sign_in(&t_own.id, "bob", password("right"), ctx())
+            .await
+            .unwrap();
+        assert_eq!(locked.verdict, Verdict::AccountLocked);
+        let e = svc
+            .sign_in(&t_other.id, "bob", password("right"), ctx())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SignInError::LockoutUnavailable), "{e:?}");
+        shared.set(OK);
+        let ok = svc
+            .sign_in(&t_other.id, "bob", password("right"), ctx())
+            .await
+            .unwrap();
+        assert_eq!(ok.verdict, Verdict::Success);
+        assert!(svc.unlock_user(&t_own.id, "bob").await.unwrap());
+        svc.shutdown().await;
+
+        // A policy override beside a shared default store would be ignored: refused.
+        let mut o = options();
+        o.lockout_store = Some(shared.clone());
+        o.lockout_tenant_policies
+            .insert("x.example".to_owned(), Policy::default());
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let e = Service::start(store, o, Arc::new(SystemClock))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ServiceError::InvalidConfig {
+                    field: "lockout_tenant_policies"
+                }
+            ),
+            "{e:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopped_mid_run_refuses_without_asking_an_agent_and_recovers() {
+    use pta_lockout_redis::{RedisLockoutConfig, RedisLockoutStore};
+    bounded(async {
+        let mut redis = pta_testkit::Redis::start().unwrap();
+        let redis_store = |prefix: &str, threshold: u8| {
+            let mut config = RedisLockoutConfig::new(redis.url());
+            config.key_prefix = prefix.to_owned();
+            config.timeout = std::time::Duration::from_millis(500);
+            let mut policy = Policy::default();
+            policy.threshold = threshold;
+            RedisLockoutStore::connect(policy, config)
+        };
+        let shared: Arc<dyn LockoutStore> = Arc::new(redis_store("rt:", 10).await.unwrap());
+        let strict: Arc<dyn LockoutStore> = Arc::new(redis_store("rt:t:strict:", 3).await.unwrap());
+        let mut o = options();
+        o.lockout_store = Some(shared);
+        o.lockout_tenant_stores
+            .insert("strict.example".to_owned(), strict);
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let svc = Service::start(store, o, Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let strict = tenant(&svc, "strict.example").await;
+        let other = tenant(&svc, "other.example").await;
+        let rs = register(&svc, &strict.id).await;
+        let ro = register(&svc, &other.id).await;
+        let agent_s = connect(&rs, users(&[("alice", "right")]), Behaviour::Answer)
+            .await
+            .unwrap();
+        let agent_o = connect(&ro, users(&[("alice", "right")]), Behaviour::Answer)
+            .await
+            .unwrap();
+
+        // Per-tenant policies on Redis: strict locks at 3, the other tenant does not.
+        let v = wrong_passwords(&svc, &strict.id, "alice", 3).await;
+        assert_eq!(v, vec![Verdict::InvalidCredentials; 3]);
+        let locked = svc
+            .sign_in(&strict.id, "alice", password("right"), ctx())
+            .await
+            .unwrap();
+        assert_eq!(locked.verdict, Verdict::AccountLocked);
+        let v = wrong_passwords(&svc, &other.id, "alice", 4).await;
+        assert_eq!(v, vec![Verdict::InvalidCredentials; 4]);
+        assert_eq!(agent_s.received(), 3);
+        assert_eq!(agent_o.received(), 4);
+
+        // Redis stops: refused before any agent is asked, nothing counted.
+        redis.stop();
+        for t in [&strict.id, &other.id] {
+            let e = svc
+                .sign_in(t, "alice", password("right"), ctx())
+                .await
+                .unwrap_err();
+            assert!(matches!(e, SignInError::LockoutUnavailable), "{e:?}");
+        }
+        assert_eq!(agent_s.received(), 3);
+        assert_eq!(agent_o.received(), 4);
+        assert_eq!(
+            metric(
+                &svc,
+                "pta_sign_in_errors_total{kind=\"lockout_unavailable\"}"
+            ),
+            2
+        );
+
+        // Redis back (empty): the same service signs in again, through both stores (each
+        // reconnects on its own).
+        redis.restart().unwrap();
+        for t in [&other.id, &strict.id] {
+            let start = std::time::Instant::now();
+            let ok = loop {
+                match svc.sign_in(t, "alice", password("right"), ctx()).await {
+                    Ok(ok) => break ok,
+                    Err(SignInError::LockoutUnavailable) => {
+                        assert!(start.elapsed() < std::time::Duration::from_secs(20));
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    Err(e) => panic!("{e:?}"),
+                }
+            };
+            assert_eq!(ok.verdict, Verdict::Success);
+        }
+        svc.shutdown().await;
+    })
+    .await;
+}
+
 /// Options of a node that keeps its in-memory lockout state in `snapshot`, with a secret that
 /// survives the restart.
 fn persistent(

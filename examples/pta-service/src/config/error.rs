@@ -54,6 +54,34 @@ pub enum ConfigError {
         /// What is allowed.
         reason: &'static str,
     },
+    /// A connection URL holds a password. Passwords never go into the configuration file
+    /// (nor a command line): the URL is refused, and not repeated.
+    ///
+    /// Remove the password from the URL and put it into the file named by `file_key` (or the
+    /// file named by the environment variable `env`).
+    #[error(
+        "invalid configuration: {key} holds a password: remove it from the URL and put it in \
+         the file named by {file_key} (or by {env})"
+    )]
+    PasswordInUrl {
+        /// The key (`store.url`, `lockout.redis_url`).
+        key: &'static str,
+        /// The key naming the password file.
+        file_key: &'static str,
+        /// The environment variable naming the password file.
+        env: &'static str,
+    },
+    /// A lockout policy knob is out of range (as [`pta_lockout::Policy::validate`] says), or a
+    /// `[lockout.tenants."<name>"]` table names no possible tenant.
+    ///
+    /// Fix the named key.
+    #[error("invalid configuration: {key}: {reason}")]
+    LockoutPolicy {
+        /// The key, like `lockout.threshold` or `lockout.tenants."contoso".spray_window`.
+        key: String,
+        /// What is allowed.
+        reason: &'static str,
+    },
     /// An environment variable holds a value that does not parse.
     ///
     /// Fix or unset the variable.

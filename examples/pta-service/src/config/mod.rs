@@ -54,6 +54,22 @@
 //!
 //! [lockout]
 //! secret_file = "/etc/pta/lockout.key"  # at least 32 bytes, read as they are
+//! store = "redis"                       # or "memory" (default without redis_url)
+//! redis_url = "redis://10.0.0.9:6379"   # never with a password
+//! redis_password_file = "/etc/pta/redis-password"
+//! key_prefix = "pta:lockout:"
+//! timeout = "1s"
+//! threshold = 10                        # and the other policy knobs of PolicyConfig
+//! repeat_window = "off"                 # a duration, or "off"
+//!
+//! [lockout.tenants."contoso"]           # per-tenant policy: any subset of the knobs
+//! threshold = 3
+//!
+//! [store]                               # default: SQLite file data_dir/pta.sqlite3
+//! url = "postgres://pta@10.0.0.8:5432/pta"   # never with a password
+//! password_file = "/etc/pta/postgres-password"
+//! pool_size = 16
+//! connect_timeout = "5s"
 //! ```
 //!
 //! | environment variable | overrides |
@@ -63,6 +79,8 @@
 //! | `PTA_REGISTRATION_LISTEN` | `registration.listen` |
 //! | `PTA_API_LISTEN` | `api.listen` |
 //! | `PTA_LOCKOUT_SECRET_FILE` | `lockout.secret_file` |
+//! | `PTA_STORE_PASSWORD_FILE`, `PTA_STORE_PASSWORD` | `store.password_file`; the password itself |
+//! | `PTA_LOCKOUT_REDIS_PASSWORD_FILE`, `PTA_LOCKOUT_REDIS_PASSWORD` | `lockout.redis_password_file`; the password itself |
 //! | `PTA_LOG` | `log.level` |
 //! | `PTA_LOG_JSON` | `log.json` (`true`/`false`/`1`/`0`) |
 //! | `PTA_ADMIN_TOKEN` | the admin token (instead of `secrets.admin_token_file`) |
@@ -73,8 +91,12 @@
 //! [`Secret`]s, each at least [`MIN_SECRET_LEN`] visible ASCII characters. The lockout secret
 //! is the content of a file too: [`Config::load_lockout_secret`] reads its bytes as they are
 //! (no newline trimmed: random bytes may end in one), at least
-//! [`LockoutSecret::MIN_LEN`](pta_lockout::LockoutSecret::MIN_LEN) of them.
+//! [`LockoutSecret::MIN_LEN`](pta_lockout::LockoutSecret::MIN_LEN) of them. The PostgreSQL and
+//! Redis passwords come from files or the environment too, never from a URL (a URL holding a
+//! password is refused with [`ConfigError::PasswordInUrl`]): [`Config::postgres_config`] and
+//! [`Config::redis_config`] put them into the connection settings.
 
+mod backends;
 mod env;
 mod error;
 mod schema;
@@ -90,10 +112,12 @@ use std::time::Duration;
 use pta_service::{AuditRetention, Clock, Registrar, ServiceOptions, StatusPolicy};
 use pta_service_http::{ApiOptions, RateLimit, RegistrationOptions};
 
+pub use backends::{BackendPassword, StoreTarget};
 pub use error::ConfigError;
 pub use schema::{
-    AgentConfig, ApiConfig, AuditConfig, Config, LockoutConfig, LogConfig, RegistrationConfig,
-    SecretsConfig, SignInConfig, StatusConfig, TenantsConfig, TokensConfig, parse_duration,
+    AgentConfig, ApiConfig, AuditConfig, Config, LockoutBackend, LockoutConfig, LogConfig,
+    PolicyConfig, RegistrationConfig, SecretsConfig, SignInConfig, StatusConfig, StoreConfig,
+    TenantsConfig, TokensConfig, parse_duration,
 };
 pub use secrets::{Secret, Secrets};
 
@@ -124,18 +148,19 @@ impl Config {
     /// # Errors
     ///
     /// [`ConfigError::Parse`] (syntax, unknown key, wrong type, bad duration),
-    /// [`ConfigError::PlainSecret`], [`ConfigError::Env`], [`ConfigError::Invalid`].
+    /// [`ConfigError::PlainSecret`], [`ConfigError::Env`], [`ConfigError::Invalid`],
+    /// [`ConfigError::PasswordInUrl`], [`ConfigError::LockoutPolicy`].
     pub fn parse(text: &str, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let table: toml::Table = toml::from_str(text).map_err(|e| parse_error(text, &e))?;
-        if let Some(toml::Value::Table(secrets)) = table.get("secrets") {
-            for (key, name, var) in PLAIN_SECRETS {
-                if secrets.contains_key(*key) {
-                    return Err(ConfigError::PlainSecret {
-                        key: name,
-                        env: var,
-                        line: line_of_key(text, key),
-                    });
-                }
+        for (table_name, key, name, var) in PLAIN_SECRETS {
+            if let Some(toml::Value::Table(t)) = table.get(*table_name)
+                && t.contains_key(*key)
+            {
+                return Err(ConfigError::PlainSecret {
+                    key: name,
+                    env: var,
+                    line: line_of_key(text, key),
+                });
             }
         }
         let mut config: Self = toml::from_str(text).map_err(|e| parse_error(text, &e))?;
@@ -208,7 +233,7 @@ impl Config {
         if self.log.level.trim().is_empty() {
             return invalid("log.level", "must not be empty");
         }
-        Ok(())
+        self.validate_backends()
     }
 
     /// The SQLite file: `data_dir/pta.sqlite3`.
@@ -263,6 +288,13 @@ impl Config {
         options.audit_retention = audit_retention;
         options.registrar = registrar;
         options.service_key_size = self.tenants.ca_key_bits;
+        // Validated when the configuration was parsed; defaults if a caller changed it since.
+        if let Ok((global, tenants)) = self.lockout_policies() {
+            options.lockout = global;
+            if self.lockout_backend() == LockoutBackend::Memory {
+                options.lockout_tenant_policies = tenants.into_iter().collect();
+            }
+        }
         options
     }
 

@@ -1,6 +1,7 @@
 //! The file's schema: [`Config`] and one struct per table, with their defaults, and how
 //! durations and key sizes are read.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,8 +39,10 @@ pub struct Config {
     pub log: LogConfig,
     /// Where the secrets are.
     pub secrets: SecretsConfig,
-    /// The lockout secret.
+    /// Where lockout state lives, its policy and its secret.
     pub lockout: LockoutConfig,
+    /// Where the service's state lives (SQLite in `data_dir` unless `store.url` says otherwise).
+    pub store: StoreConfig,
 }
 
 impl Default for Config {
@@ -57,6 +60,7 @@ impl Default for Config {
             log: LogConfig::default(),
             secrets: SecretsConfig::default(),
             lockout: LockoutConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -271,7 +275,55 @@ pub struct SecretsConfig {
     pub api_keys_file: Option<PathBuf>,
 }
 
-/// `[lockout]`: the secret that keys smart lockout's user keys and password tags.
+/// `[store]`: where the service's state lives. Without `url` and `path`: the SQLite file
+/// [`DATABASE_FILE`](super::DATABASE_FILE) in `data_dir`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct StoreConfig {
+    /// `postgres://role@host:port/database` (or `postgresql://`) for PostgreSQL, shared by
+    /// every node; `sqlite:///path/to/file` for a SQLite file. Never with a password: a URL
+    /// that holds one is refused ([`ConfigError::PasswordInUrl`](super::ConfigError::PasswordInUrl)).
+    pub url: Option<String>,
+    /// An explicit SQLite file (instead of `data_dir/pta.sqlite3`); not with `url`.
+    pub path: Option<PathBuf>,
+    /// File holding the PostgreSQL password (whole file, surrounding white space trimmed);
+    /// `PTA_STORE_PASSWORD_FILE` wins over it, `PTA_STORE_PASSWORD` over both.
+    pub password_file: Option<PathBuf>,
+    /// PostgreSQL connections kept by this node (default 16, 1 to 1024).
+    pub pool_size: usize,
+    /// How long opening a PostgreSQL connection, or waiting for a free one, may take (default
+    /// 5 s, 100 ms to 5 min).
+    #[serde(deserialize_with = "duration")]
+    pub connect_timeout: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            path: None,
+            password_file: None,
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `lockout.store`: which lockout store the node uses.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LockoutBackend {
+    /// In this process only: a restart forgets it, other nodes do not see it.
+    Memory,
+    /// Redis at `lockout.redis_url`, shared by every node.
+    Redis,
+}
+
+/// `[lockout]`: where smart-lockout state lives, the secret that keys its user keys and
+/// password tags, and its policy (every knob optional: [`pta_lockout::Policy::default`]
+/// otherwise), with per-tenant overrides in `[lockout.tenants."<tenant name>"]`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
@@ -281,6 +333,133 @@ pub struct LockoutConfig {
     /// over it). Without it the service generates a random secret at each start and logs a
     /// warning: fine for one node, wrong for several sharing a lockout store.
     pub secret_file: Option<PathBuf>,
+    /// `memory` or `redis`; default `redis` when `redis_url` is set, else `memory`.
+    pub store: Option<LockoutBackend>,
+    /// `redis://[user@]host:port[/db]`, never with a password (`redis_password_file`).
+    pub redis_url: Option<String>,
+    /// File holding the Redis password (surrounding white space trimmed);
+    /// `PTA_LOCKOUT_REDIS_PASSWORD_FILE` wins over it, `PTA_LOCKOUT_REDIS_PASSWORD` over both.
+    pub redis_password_file: Option<PathBuf>,
+    /// Prefix of every Redis key (default `pta:lockout:`); a tenant with its own policy gets
+    /// `<prefix>t:<tenant name in hex>:`.
+    pub key_prefix: Option<String>,
+    /// Bound on every Redis call (default 1 s).
+    #[serde(deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    /// Global policy: counted failures that lock (1 to 255, default 10).
+    pub threshold: Option<u8>,
+    /// Global policy: first lockout (default 60 s).
+    #[serde(deserialize_with = "opt_duration")]
+    pub lockout_duration: Option<Duration>,
+    /// Global policy: cap of the doubling (default 1 h).
+    #[serde(deserialize_with = "opt_duration")]
+    pub max_lockout_duration: Option<Duration>,
+    /// Global policy: quiet period (default 1 h).
+    #[serde(deserialize_with = "opt_duration")]
+    pub quiet_period: Option<Duration>,
+    /// Global policy: familiar window (default 30 days).
+    #[serde(deserialize_with = "opt_duration")]
+    pub familiar_window: Option<Duration>,
+    /// Global policy: repeat window (default 5 min, `"off"`: `Some(None)`).
+    #[serde(deserialize_with = "opt_window")]
+    pub repeat_window: Option<Option<Duration>>,
+    /// Global policy: spray threshold (1 to 1024, default 30).
+    pub spray_threshold: Option<u16>,
+    /// Global policy: spray window (default 10 min).
+    #[serde(deserialize_with = "opt_duration")]
+    pub spray_window: Option<Duration>,
+    /// Global policy: spray block duration (default 30 min).
+    #[serde(deserialize_with = "opt_duration")]
+    pub spray_block_duration: Option<Duration>,
+    /// Per-tenant policies, by tenant name: each knob given replaces the global one.
+    pub tenants: BTreeMap<String, PolicyConfig>,
+}
+
+/// Smart-lockout policy knobs, each optional (missing ones inherit). Durations as everywhere;
+/// `repeat_window` also takes `"off"`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct PolicyConfig {
+    /// Counted failures that lock (1 to 255, default 10).
+    pub threshold: Option<u8>,
+    /// First lockout (default 60 s); doubles with each further lockout.
+    #[serde(deserialize_with = "opt_duration")]
+    pub lockout_duration: Option<Duration>,
+    /// Cap of the doubling (default 1 h).
+    #[serde(deserialize_with = "opt_duration")]
+    pub max_lockout_duration: Option<Duration>,
+    /// Quiet time after which counts reset and the level steps down (default 1 h).
+    #[serde(deserialize_with = "opt_duration")]
+    pub quiet_period: Option<Duration>,
+    /// How long a success keeps its location familiar (default 30 days).
+    #[serde(deserialize_with = "opt_duration")]
+    pub familiar_window: Option<Duration>,
+    /// Window for rejecting a repeated bad password without the directory (default 5 min;
+    /// `"off"` turns it off): `Some(None)` is off.
+    #[serde(deserialize_with = "opt_window")]
+    pub repeat_window: Option<Option<Duration>>,
+    /// Distinct accounts a source may fail against within `spray_window` (1 to 1024,
+    /// default 30).
+    pub spray_threshold: Option<u16>,
+    /// Spray detection window (default 10 min).
+    #[serde(deserialize_with = "opt_duration")]
+    pub spray_window: Option<Duration>,
+    /// How long a spraying source is refused (default 30 min).
+    #[serde(deserialize_with = "opt_duration")]
+    pub spray_block_duration: Option<Duration>,
+}
+
+impl LockoutConfig {
+    /// The global policy knobs of the table.
+    pub fn global_knobs(&self) -> PolicyConfig {
+        PolicyConfig {
+            threshold: self.threshold,
+            lockout_duration: self.lockout_duration,
+            max_lockout_duration: self.max_lockout_duration,
+            quiet_period: self.quiet_period,
+            familiar_window: self.familiar_window,
+            repeat_window: self.repeat_window,
+            spray_threshold: self.spray_threshold,
+            spray_window: self.spray_window,
+            spray_block_duration: self.spray_block_duration,
+        }
+    }
+}
+
+impl PolicyConfig {
+    /// `base` with every knob given here replacing its value.
+    pub fn apply(&self, base: &pta_lockout::Policy) -> pta_lockout::Policy {
+        let mut p = base.clone();
+        if let Some(v) = self.threshold {
+            p.threshold = v;
+        }
+        if let Some(v) = self.lockout_duration {
+            p.lockout_duration = v;
+        }
+        if let Some(v) = self.max_lockout_duration {
+            p.max_lockout_duration = v;
+        }
+        if let Some(v) = self.quiet_period {
+            p.quiet_period = v;
+        }
+        if let Some(v) = self.familiar_window {
+            p.familiar_window = v;
+        }
+        if let Some(v) = self.repeat_window {
+            p.repeat_window = v;
+        }
+        if let Some(v) = self.spray_threshold {
+            p.spray_threshold = v;
+        }
+        if let Some(v) = self.spray_window {
+            p.spray_window = v;
+        }
+        if let Some(v) = self.spray_block_duration {
+            p.spray_block_duration = v;
+        }
+        p
+    }
 }
 
 /// Parses a duration the way every `pta` configuration does (humantime): a number with a unit,
@@ -312,6 +491,37 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         }
     }
     d.deserialize_any(V)
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+fn opt_window<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Duration>>, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = Option<Duration>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(r#"a duration like "5m", or "off""#)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Option<Duration>, E> {
+            u64::try_from(v)
+                .map(|s| Some(Duration::from_secs(s)))
+                .map_err(|_| E::custom("a duration must not be negative"))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Option<Duration>, E> {
+            Ok(Some(Duration::from_secs(v)))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<Duration>, E> {
+            if v.trim() == "off" {
+                return Ok(None);
+            }
+            parse_duration(v).map(Some).ok_or_else(|| {
+                E::custom(r#"invalid duration: use numbers with units like "5m", or "off""#)
+            })
+        }
+    }
+    d.deserialize_any(V).map(Some)
 }
 
 fn key_size<'de, D: Deserializer<'de>>(d: D) -> Result<KeySize, D::Error> {

@@ -65,11 +65,23 @@ impl Secrets {
     }
 }
 
-/// The keys of the `[secrets]` table that would hold a secret in plain text.
-pub(super) const PLAIN_SECRETS: &[(&str, &str, &str)] = &[
-    ("admin_token", "secrets.admin_token", "PTA_ADMIN_TOKEN"),
-    ("api_keys", "secrets.api_keys", "PTA_API_KEYS"),
-    ("api_key", "secrets.api_key", "PTA_API_KEYS"),
+/// Keys that would hold a secret in plain text: table, key, full name, environment variable.
+pub(super) const PLAIN_SECRETS: &[(&str, &str, &str, &str)] = &[
+    (
+        "secrets",
+        "admin_token",
+        "secrets.admin_token",
+        "PTA_ADMIN_TOKEN",
+    ),
+    ("secrets", "api_keys", "secrets.api_keys", "PTA_API_KEYS"),
+    ("secrets", "api_key", "secrets.api_key", "PTA_API_KEYS"),
+    ("store", "password", "store.password", "PTA_STORE_PASSWORD"),
+    (
+        "lockout",
+        "redis_password",
+        "lockout.redis_password",
+        "PTA_LOCKOUT_REDIS_PASSWORD",
+    ),
 ];
 
 impl Config {
@@ -152,7 +164,10 @@ fn read_file(key: &'static str, path: &Path) -> Result<Zeroizing<Vec<u8>>, Confi
         })
 }
 
-fn read_secret_file(key: &'static str, path: &Path) -> Result<Zeroizing<String>, ConfigError> {
+pub(super) fn read_secret_file(
+    key: &'static str,
+    path: &Path,
+) -> Result<Zeroizing<String>, ConfigError> {
     let bytes = read_file(key, path)?;
     match std::str::from_utf8(&bytes) {
         Ok(text) => Ok(Zeroizing::new(text.to_owned())),

@@ -487,3 +487,267 @@ fn short_lockout_secret_is_refused_without_echo() {
     );
     assert!(!text.contains("SHORTSECRET"), "{text}");
 }
+
+#[test]
+fn store_defaults_to_sqlite_in_data_dir() {
+    use super::StoreTarget;
+    let config = parse("data_dir = \"/srv/pta\"").unwrap();
+    assert_eq!(
+        config.store_target().unwrap(),
+        StoreTarget::Sqlite("/srv/pta/pta.sqlite3".into())
+    );
+    assert!(config.postgres_config(&env(&[])).unwrap().is_none());
+    let config = parse("[store]\nurl = \"sqlite:///tmp/x.sqlite3\"").unwrap();
+    assert_eq!(
+        config.store_target().unwrap(),
+        StoreTarget::Sqlite("/tmp/x.sqlite3".into())
+    );
+    let config = parse("[store]\npath = \"/tmp/y.sqlite3\"").unwrap();
+    assert_eq!(
+        config.store_target().unwrap(),
+        StoreTarget::Sqlite("/tmp/y.sqlite3".into())
+    );
+}
+
+#[test]
+fn postgres_store_takes_its_password_from_a_file_or_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pg-password");
+    std::fs::write(&file, "s3cret:p@ss\n").unwrap();
+    let text = format!(
+        "[store]\nurl = \"postgres://pta@127.0.0.1:5433/pta\"\npassword_file = {:?}\npool_size = 4\nconnect_timeout = \"2s\"\n",
+        file.display().to_string()
+    );
+    let config = parse(&text).unwrap();
+    match config.store_target().unwrap() {
+        super::StoreTarget::Postgres { endpoint, .. } => assert_eq!(endpoint, "127.0.0.1:5433"),
+        other => panic!("{other:?}"),
+    }
+    let pg = config.postgres_config(&env(&[])).unwrap().unwrap();
+    assert_eq!(pg.url, "postgres://pta:s3cret%3Ap%40ss@127.0.0.1:5433/pta");
+    assert_eq!(pg.pool_size, 4);
+    assert_eq!(pg.connect_timeout, Duration::from_secs(2));
+    assert!(!format!("{pg:?}{config:?}").contains("s3cret"));
+    // The environment wins: the password itself, then a file it names.
+    let pg = config
+        .postgres_config(&env(&[("PTA_STORE_PASSWORD", "from-env")]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(pg.url, "postgres://pta:from-env@127.0.0.1:5433/pta");
+    let other = dir.path().join("other");
+    std::fs::write(&other, "other-file").unwrap();
+    let pg = config
+        .postgres_config(&env(&[(
+            "PTA_STORE_PASSWORD_FILE",
+            other.to_str().unwrap(),
+        )]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(pg.url, "postgres://pta:other-file@127.0.0.1:5433/pta");
+    // No password at all: the URL as written (trust or peer authentication).
+    let config = parse("[store]\nurl = \"postgresql://pta@db.internal/pta\"").unwrap();
+    let pg = config.postgres_config(&env(&[])).unwrap().unwrap();
+    assert_eq!(pg.url, "postgresql://pta@db.internal/pta");
+}
+
+#[test]
+fn passwords_in_urls_or_the_file_are_refused_without_echo() {
+    for (text, key) in [
+        (
+            "[store]\nurl = \"postgres://pta:hunter2hunter2@db/pta\"",
+            "store.url",
+        ),
+        (
+            "[store]\nurl = \"postgres://pta@db/pta?password=hunter2hunter2\"",
+            "store.url",
+        ),
+        (
+            "[lockout]\nredis_url = \"redis://:hunter2hunter2@127.0.0.1:6379\"",
+            "lockout.redis_url",
+        ),
+    ] {
+        let e = parse(text).unwrap_err();
+        assert!(
+            matches!(e, ConfigError::PasswordInUrl { key: k, .. } if k == key),
+            "{e:?}"
+        );
+        let msg = e.to_string();
+        assert!(msg.contains("password_file"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+    }
+    for (text, key) in [
+        ("[store]\npassword = \"hunter2hunter2\"", "store.password"),
+        (
+            "[lockout]\nredis_password = \"hunter2hunter2\"",
+            "lockout.redis_password",
+        ),
+    ] {
+        let e = parse(text).unwrap_err();
+        assert!(
+            matches!(e, ConfigError::PlainSecret { key: k, .. } if k == key),
+            "{e:?}"
+        );
+        assert!(!e.to_string().contains("hunter2"));
+    }
+}
+
+#[test]
+fn bad_store_values_are_named() {
+    for (text, key) in [
+        ("[store]\nurl = \"mysql://x@y/z\"", "store.url"),
+        ("[store]\nurl = \"postgres://db/pta\"", "store.url"),
+        ("[store]\nurl = \"sqlite://\"", "store.url"),
+        (
+            "[store]\nurl = \"sqlite:///a\"\npath = \"/b\"",
+            "store.path",
+        ),
+        ("[store]\npool_size = 0", "store.pool_size"),
+        (
+            "[store]\nconnect_timeout = \"10ms\"",
+            "store.connect_timeout",
+        ),
+        ("[lockout]\nstore = \"redis\"", "lockout.redis_url"),
+        (
+            "[lockout]\nstore = \"memory\"\nredis_url = \"redis://127.0.0.1:6379\"",
+            "lockout.redis_url",
+        ),
+        (
+            "[lockout]\nredis_url = \"http://127.0.0.1:6379\"",
+            "lockout.redis_url",
+        ),
+        (
+            "[lockout]\nredis_url = \"redis://h:1\"\nkey_prefix = \"\"",
+            "lockout.key_prefix",
+        ),
+    ] {
+        match parse(text) {
+            Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{text}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn lockout_policy_knobs_and_tenant_overrides() {
+    let text = r#"
+[lockout]
+threshold = 5
+lockout_duration = "2m"
+max_lockout_duration = "2h"
+quiet_period = "30m"
+familiar_window = "14d"
+repeat_window = "off"
+spray_threshold = 20
+spray_window = "5m"
+spray_block_duration = "1h"
+
+[lockout.tenants."contoso"]
+threshold = 3
+repeat_window = "10m"
+
+[lockout.tenants."fabrikam"]
+spray_threshold = 50
+"#;
+    let config = parse(text).unwrap();
+    let (global, tenants) = config.lockout_policies().unwrap();
+    assert_eq!(global.threshold, 5);
+    assert_eq!(global.lockout_duration, Duration::from_secs(120));
+    assert_eq!(global.max_lockout_duration, Duration::from_secs(7200));
+    assert_eq!(global.quiet_period, Duration::from_secs(1800));
+    assert_eq!(global.familiar_window, Duration::from_secs(14 * 86_400));
+    assert_eq!(global.repeat_window, None);
+    assert_eq!(global.spray_threshold, 20);
+    assert_eq!(global.spray_window, Duration::from_secs(300));
+    assert_eq!(global.spray_block_duration, Duration::from_secs(3600));
+    let contoso = &tenants["contoso"];
+    assert_eq!(contoso.threshold, 3);
+    assert_eq!(contoso.repeat_window, Some(Duration::from_secs(600)));
+    assert_eq!(
+        contoso.spray_threshold, 20,
+        "inherited from the global knobs"
+    );
+    assert_eq!(tenants["fabrikam"].threshold, 5);
+    assert_eq!(tenants["fabrikam"].spray_threshold, 50);
+    // Memory: the runtime gets the policies.
+    let options = config.to_service_options();
+    assert_eq!(options.lockout, global);
+    assert_eq!(options.lockout_tenant_policies.len(), 2);
+    assert_eq!(options.lockout_tenant_policies["contoso"].threshold, 3);
+    assert!(options.lockout_store.is_none());
+    // No knob: the defaults.
+    let (global, tenants) = parse("").unwrap().lockout_policies().unwrap();
+    assert_eq!(global, pta_lockout::Policy::default());
+    assert!(tenants.is_empty());
+}
+
+#[test]
+fn bad_lockout_policies_are_named() {
+    for (text, key) in [
+        ("[lockout]\nthreshold = 0", "lockout.threshold"),
+        (
+            "[lockout]\nlockout_duration = \"2h\"",
+            "lockout.max_lockout_duration",
+        ),
+        (
+            "[lockout]\nspray_threshold = 2000",
+            "lockout.spray_threshold",
+        ),
+        ("[lockout]\nquiet_period = 0", "lockout.quiet_period"),
+        (
+            "[lockout.tenants.\"contoso\"]\nspray_window = 0",
+            "lockout.tenants.\"contoso\".spray_window",
+        ),
+        (
+            "[lockout.tenants.\"\"]\nthreshold = 3",
+            "lockout.tenants.\"\"",
+        ),
+    ] {
+        match parse(text) {
+            Err(ConfigError::LockoutPolicy { key: k, .. }) => assert_eq!(k, key, "{text}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    // Unknown knobs are refused with their line, in the tenant tables too.
+    let e = parse("[lockout.tenants.\"contoso\"]\n\nthreshhold = 3").unwrap_err();
+    assert!(matches!(e, ConfigError::Parse { line: 3, .. }), "{e:?}");
+    let e = parse("[lockout]\nthreshold = 300").unwrap_err();
+    assert!(matches!(e, ConfigError::Parse { line: 2, .. }), "{e:?}");
+}
+
+#[test]
+fn redis_lockout_settings_with_the_password_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("redis-password");
+    std::fs::write(&file, "r3dis-pw\n").unwrap();
+    let text = format!(
+        "[lockout]\nredis_url = \"redis://127.0.0.1:6390/2\"\nredis_password_file = {:?}\nkey_prefix = \"eu:\"\ntimeout = \"250ms\"\n[lockout.tenants.\"ab\"]\nthreshold = 3\n",
+        file.display().to_string()
+    );
+    let config = parse(&text).unwrap();
+    assert_eq!(config.lockout_backend(), super::LockoutBackend::Redis);
+    let redis = config.redis_config(&env(&[])).unwrap().unwrap();
+    assert_eq!(redis.url, "redis://:r3dis-pw@127.0.0.1:6390/2");
+    assert_eq!(redis.key_prefix, "eu:");
+    assert_eq!(redis.timeout, Duration::from_millis(250));
+    assert!(!format!("{redis:?}").contains("r3dis"));
+    assert_eq!(config.tenant_key_prefix("ab"), "eu:t:6162:");
+    let redis = config
+        .redis_config(&env(&[("PTA_LOCKOUT_REDIS_PASSWORD", "env-pw")]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(redis.url, "redis://:env-pw@127.0.0.1:6390/2");
+    // Redis: the runtime gets stores from the command, not policies to build memory stores.
+    assert!(
+        config
+            .to_service_options()
+            .lockout_tenant_policies
+            .is_empty()
+    );
+    assert!(
+        parse("")
+            .unwrap()
+            .redis_config(&env(&[]))
+            .unwrap()
+            .is_none()
+    );
+}

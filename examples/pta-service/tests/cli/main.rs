@@ -449,3 +449,153 @@ fn serve_refuses_a_short_or_missing_lockout_secret_naming_key_and_path() {
     );
     assert_fails(&o, 2, &["lockout.secret_file", "missing.key"]);
 }
+
+// ----- PostgreSQL and Redis -----
+
+/// A port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 GET over plain TCP (the API with `tls = false`): status line and body.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn an_unreachable_postgres_store_is_named_by_host_and_port_never_the_password() {
+    let port = free_port();
+    let password = "pg-Password-that-must-not-leak";
+    let setup = Setup::new(&format!(
+        "[store]\nurl = \"postgres://pta@127.0.0.1:{port}/pta\"\nconnect_timeout = \"2s\"\n"
+    ));
+    let file = setup.dir.path().join("pg-password");
+    std::fs::write(&file, password).unwrap();
+    let config = setup.config.display().to_string();
+    let file = file.display().to_string();
+    for args in [
+        &["tenant", "create", "contoso", "--config", &config][..],
+        &["serve", "--config", &config][..],
+    ] {
+        let o = run(args, &[("PTA_STORE_PASSWORD_FILE", &file)]);
+        assert_fails(&o, 1, &["state store", &format!("127.0.0.1:{port}")]);
+        assert!(!stderr(&o).contains(password), "{}", stderr(&o));
+        assert!(!stdout(&o).contains(password));
+    }
+    // A password in the URL is refused before anything is opened, and not echoed.
+    let setup = Setup::new(&format!(
+        "[store]\nurl = \"postgres://pta:{password}@127.0.0.1:{port}/pta\"\n"
+    ));
+    let o = setup.run(&["tenant", "create", "contoso"]);
+    assert_fails(&o, 2, &["store.url", "password_file"]);
+    assert!(!stderr(&o).contains(password));
+}
+
+#[test]
+fn serve_on_postgres_and_redis_with_a_tenant_made_offline() {
+    let pg = pta_testkit::Postgres::start().unwrap();
+    let redis = pta_testkit::Redis::start().unwrap();
+    let url = pg.create_database("cli_serve").unwrap();
+    assert!(url.contains(pg.password()));
+    let setup = Setup::new(&format!(
+        "[store]\nurl = \"postgres://{}@127.0.0.1:{}/cli_serve\"\npassword_file = \"PWFILE\"\npool_size = 4\n\
+         [lockout]\nredis_url = \"{}\"\nkey_prefix = \"cli:\"\nthreshold = 5\n\
+         [lockout.tenants.\"contoso\"]\nthreshold = 3\n",
+        pg.role(),
+        pg.port(),
+        redis.url(),
+    ));
+    let password_file = setup.dir.path().join("pg-password");
+    std::fs::write(&password_file, format!("{}\n", pg.password())).unwrap();
+    let text = std::fs::read_to_string(&setup.config)
+        .unwrap()
+        .replace("PWFILE", password_file.to_str().unwrap())
+        .replace(
+            "[api]\nlisten = \"127.0.0.1:0\"",
+            "[api]\nlisten = \"127.0.0.1:0\"\ntls = false",
+        );
+    std::fs::write(&setup.config, text).unwrap();
+
+    // Offline, against the same database.
+    let o = setup.run(&["tenant", "create", "contoso"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = stdout(&o).trim().to_owned();
+    let o = setup.run(&["agents", "list", "--tenant", "contoso"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!setup.data_dir().join("pta.sqlite3").exists());
+
+    let config = setup.config.display().to_string();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", &config])
+        .env("PTA_ADMIN_TOKEN", "admin-token-0123456789")
+        .env("PTA_API_KEYS", "front-end-key-0123456789")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..3 {
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let mut api = None;
+    for _ in 0..3 {
+        let line = rx.recv_timeout(Duration::from_secs(60)).expect("a line");
+        if let Some(addr) = line.strip_prefix("api: http://") {
+            api = Some(addr.to_owned());
+        }
+    }
+    let api = api.expect("the api line");
+    let health = http_get(&api, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.contains("\"tenants\":1"), "{health}");
+    let metrics = http_get(&api, "/metrics");
+    assert!(metrics.contains("# TYPE pta_lockout_store_seconds histogram"));
+    // A tenant made offline while the node runs is picked up from the shared database.
+    let o = setup.run(&["tenant", "create", "fabrikam"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let start = Instant::now();
+    loop {
+        let health = http_get(&api, "/healthz");
+        if health.contains("\"tenants\":2") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{health}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!id.is_empty());
+
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(start.elapsed() < RUN_TIMEOUT, "serve did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+}
