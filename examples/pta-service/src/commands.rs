@@ -156,7 +156,10 @@ pub async fn find_tenant(store: &dyn Store, key: &str) -> Result<Tenant, CliErro
 pub async fn serve(config: &Config, env: &HashMap<String, String>) -> Result<Serving, CliError> {
     let secrets = config.load_secrets(env)?;
     let mut service_options = config.to_service_options();
-    service_options.lockout_secret = config.load_lockout_secret()?;
+    service_options.lockout_secret = config.lockout_secret_for_serve()?;
+    if service_options.lockout_snapshot.is_some() {
+        config.create_data_dir()?;
+    }
     let store = open_store(config, env).await?;
     open_lockout_stores(config, env, &mut service_options).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

@@ -59,6 +59,8 @@
 //! redis_password_file = "/etc/pta/redis-password"
 //! key_prefix = "pta:lockout:"
 //! timeout = "1s"
+//! persist = true                        # memory store: state kept in data_dir across restarts
+//! snapshot_interval = "10s"
 //! threshold = 10                        # and the other policy knobs of PolicyConfig
 //! repeat_window = "off"                 # a duration, or "off"
 //!
@@ -125,6 +127,13 @@ use secrets::PLAIN_SECRETS;
 
 /// Name of the SQLite file inside `data_dir`.
 pub const DATABASE_FILE: &str = "pta.sqlite3";
+
+/// Name of the lockout snapshot inside `data_dir` (in-memory lockout store, `persist`).
+pub const LOCKOUT_SNAPSHOT_FILE: &str = "lockout.snapshot";
+
+/// Name of the generated lockout secret inside `data_dir` (in-memory lockout store, `persist`,
+/// no `secret_file`).
+pub const LOCKOUT_SECRET_FILE: &str = "lockout.secret";
 
 /// Shortest admin token or API key accepted, in characters.
 pub const MIN_SECRET_LEN: usize = 16;
@@ -264,9 +273,9 @@ impl Config {
         Ok(self.database_path())
     }
 
-    /// The runtime's settings. The lockout secret is not among them: it is read from its file
-    /// by [`load_lockout_secret`](Self::load_lockout_secret) (`serve` sets
-    /// [`ServiceOptions::lockout_secret`] from it).
+    /// The runtime's settings. The lockout secret is not among them: `serve` sets
+    /// [`ServiceOptions::lockout_secret`] from
+    /// [`lockout_secret_for_serve`](Self::lockout_secret_for_serve).
     pub fn to_service_options(&self) -> ServiceOptions {
         let mut registrar = Registrar::default();
         registrar.ca_key_size = self.tenants.ca_key_bits;
@@ -294,6 +303,12 @@ impl Config {
             if self.lockout_backend() == LockoutBackend::Memory {
                 options.lockout_tenant_policies = tenants.into_iter().collect();
             }
+        }
+        if self.lockout_persists() {
+            options.lockout_snapshot = Some(self.data_dir.join(LOCKOUT_SNAPSHOT_FILE));
+        }
+        if let Some(every) = self.lockout.snapshot_interval {
+            options.lockout_snapshot_interval = every;
         }
         options
     }

@@ -330,8 +330,9 @@ pub enum LockoutBackend {
 pub struct LockoutConfig {
     /// File holding the lockout secret: its bytes as they are (no newline is trimmed), at
     /// least [`pta_lockout::LockoutSecret::MIN_LEN`] of them (`PTA_LOCKOUT_SECRET_FILE` wins
-    /// over it). Without it the service generates a random secret at each start and logs a
-    /// warning: fine for one node, wrong for several sharing a lockout store.
+    /// over it). Required with a Redis lockout store (every node sharing it needs the same
+    /// secret). Without it, a node on the in-memory store keeps a generated secret in
+    /// `data_dir/lockout.secret` (with `persist`, the default) or generates one per start.
     pub secret_file: Option<PathBuf>,
     /// `memory` or `redis`; default `redis` when `redis_url` is set, else `memory`.
     pub store: Option<LockoutBackend>,
@@ -373,6 +374,15 @@ pub struct LockoutConfig {
     pub spray_block_duration: Option<Duration>,
     /// Per-tenant policies, by tenant name: each knob given replaces the global one.
     pub tenants: BTreeMap<String, PolicyConfig>,
+    /// With the in-memory store, keep lockout state across restarts (default true): the
+    /// records go to [`LOCKOUT_SNAPSHOT_FILE`](super::LOCKOUT_SNAPSHOT_FILE) in `data_dir`
+    /// every `snapshot_interval` and at shutdown, and without `secret_file` the secret is kept
+    /// in [`LOCKOUT_SECRET_FILE`](super::LOCKOUT_SECRET_FILE) there (created at the first
+    /// start). Ignored with a Redis store, which keeps its own state.
+    pub persist: Option<bool>,
+    /// How often the lockout snapshot is written (default 10 s): what a crash can lose.
+    #[serde(deserialize_with = "opt_duration")]
+    pub snapshot_interval: Option<Duration>,
 }
 
 /// Smart-lockout policy knobs, each optional (missing ones inherit). Durations as everywhere;

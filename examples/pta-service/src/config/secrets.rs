@@ -126,6 +126,63 @@ impl Config {
         }
         Ok(secrets)
     }
+    /// Whether this node keeps its in-memory lockout state across restarts: the in-memory
+    /// store and `lockout.persist` (default true).
+    pub fn lockout_persists(&self) -> bool {
+        self.lockout_backend() == super::LockoutBackend::Memory
+            && self.lockout.persist.unwrap_or(true)
+    }
+
+    /// The lockout secret `serve` runs with: the one of `lockout.secret_file` when configured;
+    /// else, for a node that [persists](Self::lockout_persists) its lockout state, the one in
+    /// `data_dir/lockout.secret` (32 random bytes written 0600 at the first start, creating
+    /// `data_dir`), so that a restart finds its lockout snapshot meaningful; else `None` (the
+    /// service generates one per start and warns).
+    ///
+    /// # Errors
+    ///
+    /// As [`load_lockout_secret`](Self::load_lockout_secret); [`ConfigError::Invalid`] for
+    /// `lockout.secret_file` with a Redis lockout store (every node sharing it needs the same
+    /// secret, so it must come from a file); [`ConfigError::DataDir`] and
+    /// [`ConfigError::SecretFile`] when the generated secret cannot be written or read.
+    pub fn lockout_secret_for_serve(&self) -> Result<Option<Arc<LockoutSecret>>, ConfigError> {
+        if let Some(secret) = self.load_lockout_secret()? {
+            return Ok(Some(secret));
+        }
+        if self.lockout_backend() == super::LockoutBackend::Redis {
+            return Err(ConfigError::Invalid {
+                key: "lockout.secret_file",
+                reason: "required with a Redis lockout store: every node sharing it must key \
+                         users with the same secret",
+            });
+        }
+        if !self.lockout_persists() {
+            return Ok(None);
+        }
+        const KEY: &str = "lockout.secret_file";
+        self.create_data_dir()?;
+        let path = self.data_dir.join(super::LOCKOUT_SECRET_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => Zeroizing::new(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => generate_secret_file(&path)?,
+            Err(source) => {
+                return Err(ConfigError::SecretFile {
+                    key: KEY,
+                    path,
+                    source,
+                });
+            }
+        };
+        let secret =
+            LockoutSecret::from_bytes(&bytes).map_err(|_| ConfigError::ShortSecretFile {
+                key: KEY,
+                path: path.clone(),
+                len: bytes.len(),
+                min: LockoutSecret::MIN_LEN,
+            })?;
+        Ok(Some(Arc::new(secret)))
+    }
+
     /// Reads the lockout secret from `lockout.secret_file` (or the file
     /// `PTA_LOCKOUT_SECRET_FILE` names, applied by [`apply_env`](Self::apply_env)): the file's
     /// bytes as they are, no newline trimmed. `None` when no file is configured.
@@ -152,6 +209,30 @@ impl Config {
         let secret = LockoutSecret::from_bytes(&bytes).map_err(|_| short(bytes.len()))?;
         Ok(Some(Arc::new(secret)))
     }
+}
+
+/// Writes 32 random bytes to `path` (mode 0600, refusing to replace a file) and returns them.
+fn generate_secret_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, ConfigError> {
+    use std::io::Write;
+    let failed = |source| ConfigError::SecretFile {
+        key: "lockout.secret_file",
+        path: path.to_owned(),
+        source,
+    };
+    let mut bytes = Zeroizing::new(vec![0u8; LockoutSecret::MIN_LEN]);
+    getrandom::fill(&mut bytes).map_err(|e| failed(std::io::Error::other(e.to_string())))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(failed)?;
+    file.write_all(&bytes).map_err(failed)?;
+    file.sync_all().map_err(failed)?;
+    tracing::info!(path = %path.display(), "lockout secret generated");
+    Ok(bytes)
 }
 
 fn read_file(key: &'static str, path: &Path) -> Result<Zeroizing<Vec<u8>>, ConfigError> {

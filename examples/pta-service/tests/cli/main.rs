@@ -428,6 +428,32 @@ fn serve_prints_addresses_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "{exit:?}");
+    // The in-memory lockout store persists by default: a generated secret (32 bytes, 0600)
+    // and the snapshot written at shutdown, both in the data directory.
+    let secret = setup.data_dir().join("lockout.secret");
+    let snapshot = setup.data_dir().join("lockout.snapshot");
+    assert_eq!(std::fs::read(&secret).unwrap().len(), 32);
+    assert!(
+        std::fs::read(&snapshot)
+            .unwrap()
+            .starts_with(b"PTALOCKF\x01")
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in [&secret, &snapshot] {
+            let mode = std::fs::metadata(file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+        }
+    }
+}
+
+#[test]
+fn a_redis_lockout_store_needs_a_secret_file() {
+    let setup = Setup::new("[lockout]\nredis_url = \"redis://127.0.0.1:1\"\n");
+    let config = setup.config.display().to_string();
+    let o = run(&["serve", "--config", &config], &[]);
+    assert_fails(&o, 2, &["lockout.secret_file", "Redis"]);
+    assert!(!setup.data_dir().join("lockout.secret").exists());
 }
 
 #[test]
@@ -523,9 +549,19 @@ fn serve_on_postgres_and_redis_with_a_tenant_made_offline() {
     ));
     let password_file = setup.dir.path().join("pg-password");
     std::fs::write(&password_file, format!("{}\n", pg.password())).unwrap();
+    // Nodes sharing a Redis lockout store share a secret from a file.
+    let secret_file = setup.dir.path().join("lockout.key");
+    std::fs::write(&secret_file, [7u8; 32]).unwrap();
     let text = std::fs::read_to_string(&setup.config)
         .unwrap()
         .replace("PWFILE", password_file.to_str().unwrap())
+        .replace(
+            "[lockout]\n",
+            &format!(
+                "[lockout]\nsecret_file = {:?}\n",
+                secret_file.to_str().unwrap()
+            ),
+        )
         .replace(
             "[api]\nlisten = \"127.0.0.1:0\"",
             "[api]\nlisten = \"127.0.0.1:0\"\ntls = false",
