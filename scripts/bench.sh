@@ -95,7 +95,14 @@ start_fixture() {
     local kind=$1; shift
     rm -f "$OUT/$kind.fifo" "$OUT/$kind.json"
     mkfifo "$OUT/$kind.fifo"
-    "$BIN/pta-fixture" "$kind" "$@" < "$OUT/$kind.fifo" > "$OUT/$kind.json" 2> "$OUT/$kind.log" &
+    if [ -n "$FIXTURE_FD" ]; then
+        # Another fixture runs (start_aux): this one must not hold its FIFO open.
+        "$BIN/pta-fixture" "$kind" "$@" < "$OUT/$kind.fifo" > "$OUT/$kind.json" \
+            2> "$OUT/$kind.log" {FIXTURE_FD}>&- &
+    else
+        "$BIN/pta-fixture" "$kind" "$@" < "$OUT/$kind.fifo" > "$OUT/$kind.json" \
+            2> "$OUT/$kind.log" &
+    fi
     FIXTURE_PID=$!
     exec {FIXTURE_FD}> "$OUT/$kind.fifo"
     for _ in $(seq 1 600); do
@@ -297,7 +304,11 @@ fi
 if [ "$PTA_BENCH_PG" = 1 ]; then
     # The same node, its state in PostgreSQL and its lockout state in Redis: a second service
     # process with its own tenant and agent, measured with the load of slapd-1-agent.
+    # initdb and the server run as the postgres user when this runs as root: the fixture's
+    # files must be readable by it, which the script's umask 077 would prevent.
+    umask 022
     start_aux postgres
+    umask 077
     start_aux redis
     SVC2=$OUT/service-pg; mkdir -p "$SVC2"
     cp "$SVC/admin-token" "$SVC/api-keys" "$SVC/admin-header" "$SVC2/"
@@ -320,7 +331,9 @@ redis_url = "$(json "$OUT/redis.json" 'd["url"]')"
 secret_file = "$SVC2/lockout.key"
 TOML
     "$BIN/pta-service" tenant create bench --config "$SVC2/pta-service.toml" > /dev/null
-    "$BIN/pta-service" serve --config "$SVC2/pta-service.toml" > "$SVC2/stdout" 2> "$SVC2/stderr" &
+    # Not holding the directory fixture's FIFO open (it stops when the script closes it).
+    "$BIN/pta-service" serve --config "$SVC2/pta-service.toml" > "$SVC2/stdout" \
+        2> "$SVC2/stderr" {FIXTURE_FD}>&- &
     SVC2_PID=$!; PIDS+=("$SVC2_PID")
     for _ in $(seq 1 100); do grep -q '^api:' "$SVC2/stdout" 2>/dev/null && break; sleep 0.1; done
     grep -q '^api:' "$SVC2/stdout" || { cat "$SVC2/stderr" >&2; exit 1; }
