@@ -18,7 +18,11 @@
 #   the search-then-bind of the other slapd rows); TEMPLATE=0 skips the
 #   slapd-1-agent-template row (1 agent, uid logins as in the search rows, bound as
 #   `dn_template = "uid={login},ou=bulk,..."`: one LDAP operation, no search); SEARCH=0 skips
-#   the two search-then-bind slapd rows (and the profile run, which is one of them).
+#   the two search-then-bind slapd rows (and the profile run, which is one of them);
+#   PTA_BENCH_PG=0 skips the slapd-1-agent-pg-redis row (a second pta-service node whose state
+#   is in PostgreSQL and lockout state in Redis, both pta-fixture servers on 127.0.0.1, with 1
+#   agent and the load of slapd-1-agent: compare the two rows; the service CPU column counts
+#   the service process only, not PostgreSQL or Redis).
 set -euo pipefail
 umask 077
 cd "$(dirname "$0")/.."
@@ -34,6 +38,7 @@ SCALE=${SCALE:-1}
 DIRECT=${DIRECT:-1}
 TEMPLATE=${TEMPLATE:-1}
 SEARCH=${SEARCH:-1}
+PTA_BENCH_PG=${PTA_BENCH_PG:-1}
 # Instructions per sign-in (perf stat; steadier than CPU time on a shared host) when perf can
 # count them here.
 if [ -z "${INSTR:-}" ]; then
@@ -57,11 +62,18 @@ HZ=$(getconf CLK_TCK)
 
 PIDS=()
 FIXTURE_FD=""
+# Fixtures beside the directory one (PostgreSQL, Redis): their stdin FIFOs and PIDs.
+AUX_FDS=()
+AUX_PIDS=()
 cleanup() {
-    local pid
+    local pid fd
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     PIDS=()
+    for fd in "${AUX_FDS[@]}"; do exec {fd}>&-; done
+    for pid in "${AUX_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    AUX_FDS=()
+    AUX_PIDS=()
     if [ -n "$FIXTURE_FD" ]; then
         exec {FIXTURE_FD}>&-
         FIXTURE_FD=""
@@ -83,7 +95,14 @@ start_fixture() {
     local kind=$1; shift
     rm -f "$OUT/$kind.fifo" "$OUT/$kind.json"
     mkfifo "$OUT/$kind.fifo"
-    "$BIN/pta-fixture" "$kind" "$@" < "$OUT/$kind.fifo" > "$OUT/$kind.json" 2> "$OUT/$kind.log" &
+    if [ -n "$FIXTURE_FD" ]; then
+        # Another fixture runs (start_aux): this one must not hold its FIFO open.
+        "$BIN/pta-fixture" "$kind" "$@" < "$OUT/$kind.fifo" > "$OUT/$kind.json" \
+            2> "$OUT/$kind.log" {FIXTURE_FD}>&- &
+    else
+        "$BIN/pta-fixture" "$kind" "$@" < "$OUT/$kind.fifo" > "$OUT/$kind.json" \
+            2> "$OUT/$kind.log" &
+    fi
     FIXTURE_PID=$!
     exec {FIXTURE_FD}> "$OUT/$kind.fifo"
     for _ in $(seq 1 600); do
@@ -92,6 +111,14 @@ start_fixture() {
         sleep 0.2
     done
     echo "bench.sh: $kind fixture did not start" >&2; return 1
+}
+
+# start_aux KIND: a fixture (postgres|redis) beside the directory fixture, until cleanup.
+start_aux() {
+    local fd=$FIXTURE_FD pid=${FIXTURE_PID:-}
+    start_fixture "$1"
+    AUX_FDS+=("$FIXTURE_FD"); AUX_PIDS+=("$FIXTURE_PID")
+    FIXTURE_FD=$fd; FIXTURE_PID=$pid
 }
 
 # --- service ------------------------------------------------------------------------------
@@ -273,6 +300,51 @@ if [ "$SEARCH" = 1 ]; then
     wait_agents 3 bench
     measure "slapd-3-agents" bench "$OUT/slapd-raw.json" "${SLAPD_LOAD[@]}"
     stop_agents
+fi
+if [ "$PTA_BENCH_PG" = 1 ]; then
+    # The same node, its state in PostgreSQL and its lockout state in Redis: a second service
+    # process with its own tenant and agent, measured with the load of slapd-1-agent.
+    # initdb and the server run as the postgres user when this runs as root: the fixture's
+    # files must be readable by it, which the script's umask 077 would prevent.
+    umask 022
+    start_aux postgres
+    umask 077
+    start_aux redis
+    SVC2=$OUT/service-pg; mkdir -p "$SVC2"
+    cp "$SVC/admin-token" "$SVC/api-keys" "$SVC/admin-header" "$SVC2/"
+    json "$OUT/postgres.json" 'd["password"]' | tr -d '\n' > "$SVC2/pg-password"
+    head -c 32 /dev/urandom > "$SVC2/lockout.key"
+    chmod 600 "$SVC2/pg-password" "$SVC2/lockout.key"
+    PG_URL="postgres://$(json "$OUT/postgres.json" 'd["role"]')@127.0.0.1:$(json "$OUT/postgres.json" 'd["port"]')/$(json "$OUT/postgres.json" 'd["database"]')"
+    AGENT_PORT2=$(free_port); REG_PORT2=$(free_port); API_PORT2=$(free_port)
+    sed -e "s|^data_dir = .*|data_dir = \"$SVC2/data\"|" \
+        -e "s|127.0.0.1:$AGENT_PORT\"|127.0.0.1:$AGENT_PORT2\"|" \
+        -e "s|127.0.0.1:$REG_PORT\"|127.0.0.1:$REG_PORT2\"|" \
+        -e "s|127.0.0.1:$API_PORT\"|127.0.0.1:$API_PORT2\"|" \
+        -e "s|$SVC/|$SVC2/|g" "$SVC/pta-service.toml" > "$SVC2/pta-service.toml"
+    cat >> "$SVC2/pta-service.toml" <<TOML
+[store]
+url = "$PG_URL"
+password_file = "$SVC2/pg-password"
+[lockout]
+redis_url = "$(json "$OUT/redis.json" 'd["url"]')"
+secret_file = "$SVC2/lockout.key"
+TOML
+    "$BIN/pta-service" tenant create bench --config "$SVC2/pta-service.toml" > /dev/null
+    # Not holding the directory fixture's FIFO open (it stops when the script closes it).
+    "$BIN/pta-service" serve --config "$SVC2/pta-service.toml" > "$SVC2/stdout" \
+        2> "$SVC2/stderr" {FIXTURE_FD}>&- &
+    SVC2_PID=$!; PIDS+=("$SVC2_PID")
+    for _ in $(seq 1 100); do grep -q '^api:' "$SVC2/stdout" 2>/dev/null && break; sleep 0.1; done
+    grep -q '^api:' "$SVC2/stdout" || { cat "$SVC2/stderr" >&2; exit 1; }
+    # The helpers act on the service in SVC, REG_PORT, API_PORT and SVC_PID.
+    SAVED=("$SVC" "$REG_PORT" "$API_PORT" "$SVC_PID")
+    SVC=$SVC2; REG_PORT=$REG_PORT2; API_PORT=$API_PORT2; SVC_PID=$SVC2_PID
+    start_agent pg1 bench "$SLAPD_DIR"
+    wait_agents 1 bench
+    measure "slapd-1-agent-pg-redis" bench "$OUT/slapd-raw.json" "${SLAPD_LOAD[@]}"
+    stop_agents
+    SVC=${SAVED[0]}; REG_PORT=${SAVED[1]}; API_PORT=${SAVED[2]}; SVC_PID=${SAVED[3]}
 fi
 if [ "$DIRECT" = 1 ]; then
     # One LDAP operation per sign-in: the login is the user's DN, bound as given.

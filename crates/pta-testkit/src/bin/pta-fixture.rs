@@ -1,6 +1,7 @@
-//! `pta-fixture slapd [--bulk-users N] | samba`: starts one directory fixture, prints one JSON
-//! line describing it (URLs, base DN, CA file, service account, bulk users, server PID) and
-//! keeps it running until standard input closes; then stops it and removes its files.
+//! `pta-fixture slapd [--bulk-users N] | samba | postgres | redis`: starts one fixture, prints
+//! one JSON line describing it (for a directory: URLs, base DN, CA file, service account, bulk
+//! users, server PID; for PostgreSQL: host, port, role, password, database; for Redis: its
+//! URL) and keeps it running until standard input closes; then stops it and removes its files.
 //!
 //! For scripts (`scripts/bench.sh`): run it with standard input on a pipe or FIFO the script
 //! holds open, and close that to stop the fixture. Exit codes: 0 after a clean stop, 1 when
@@ -11,10 +12,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use pta_testkit::{
-    Role, SLAPD_BASE_DN, SLAPD_BULK_PASSWORD, SambaAd, Slapd, SlapdOptions, TestUser,
+    Postgres, Redis, Role, SLAPD_BASE_DN, SLAPD_BULK_PASSWORD, SambaAd, Slapd, SlapdOptions,
+    TestUser,
 };
 
-const USAGE: &str = "usage: pta-fixture slapd [--bulk-users N] | pta-fixture samba";
+const USAGE: &str =
+    "usage: pta-fixture slapd [--bulk-users N] | pta-fixture samba | postgres | redis";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -72,6 +75,34 @@ fn main() -> ExitCode {
                     quote(good_password),
                     quote(samba.realm()),
                     samba.pid(),
+                );
+                serve(&line)
+            }
+            Err(e) => fail(&e),
+        },
+        Some("postgres") if args.len() == 1 => match Postgres::start() {
+            Ok(pg) => {
+                let line = format!(
+                    "{{\"kind\":\"postgres\",\"host\":{},\"port\":{},\"role\":{},\
+                     \"password\":{},\"database\":{},\"pid\":{}}}",
+                    quote(pg.host()),
+                    pg.port(),
+                    quote(pg.role()),
+                    quote(pg.password()),
+                    quote(pg.database()),
+                    pg.pid().unwrap_or(0),
+                );
+                serve(&line)
+            }
+            Err(e) => fail(&e),
+        },
+        Some("redis") if args.len() == 1 => match Redis::start() {
+            Ok(redis) => {
+                let line = format!(
+                    "{{\"kind\":\"redis\",\"url\":{},\"port\":{},\"pid\":{}}}",
+                    quote(&redis.url()),
+                    redis.port(),
+                    redis.pid().unwrap_or(0),
                 );
                 serve(&line)
             }
